@@ -1,0 +1,27 @@
+"""Shared fixtures: the devices every device-aware test runs on, and strict mode."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+# CI sets D2L_TCONV_STRICT=1: a test that would be skipped for a missing tool
+# (bubblewrap, node) fails instead, so a green CI always means it really ran.
+STRICT = os.environ.get("D2L_TCONV_STRICT") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally when a tool is missing; fail in CI (D2L_TCONV_STRICT=1)."""
+    if STRICT:
+        pytest.fail(f"{reason} (D2L_TCONV_STRICT=1: tools must be present)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each test that takes ``device`` runs on the CPU, and on CUDA where available."""
+    return torch.device(request.param)

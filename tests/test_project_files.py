@@ -1,0 +1,103 @@
+"""The project's own set-up files agree with each other, so the install routes cannot drift.
+
+- environment.yml (conda) names the same packages as pyproject.toml (pip) plus d2l;
+- constraints.txt (the lock CI installs) pins every one of them to an exact version;
+- .ci/run calls exactly the test command that README.md gives.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# conda-forge names that differ from the PyPI names.
+CONDA_TO_PYPI = {"pytorch": "torch"}
+# Not packages of the project's own: the interpreter and the installer.
+CONDA_TOOLING = {"python", "pip"}
+
+
+def _name(requirement: str) -> str:
+    """Normalised distribution name of a requirement string ("numpy>=1.24" -> "numpy")."""
+    name = re.split(r"[\s<>=!~;\[|]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pyproject_packages() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {_name(r) for r in project["dependencies"]}
+    for group in project["optional-dependencies"].values():
+        names |= {_name(r) for r in group}
+    return names
+
+
+def conda_packages() -> set[str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    names = set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, str):
+            conda_name = _name(dep.split("=")[0])
+            names.add(CONDA_TO_PYPI.get(conda_name, conda_name))
+    return names - CONDA_TOOLING
+
+
+def test_conda_and_pip_routes_name_the_same_packages():
+    pip, conda = pyproject_packages(), conda_packages()
+    assert pip - conda == set(), f"in pyproject.toml but not environment.yml: {pip - conda}"
+    assert conda - pip == set(), f"in environment.yml but not pyproject.toml: {conda - pip}"
+
+
+def test_environment_yml_uses_conda_forge_and_python_311():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    assert "python=3.11" in env["dependencies"]
+
+
+def test_constraints_pin_every_package_exactly():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not an exact '==' pin"
+            pins[_name(name)] = version
+    missing = (pyproject_packages() | {"d2l"}) - set(pins)
+    assert not missing, f"constraints.txt does not pin {missing}"
+    # The versions NOTES.md found to work together here.
+    assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
+    assert pins["d2l"] == "1.0.3"
+
+
+def test_d2l_is_installed_without_its_pins_everywhere():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--no-deps -c constraints.txt d2l==1.0.3" in makefile
+    assert "pip install --no-deps d2l==1.0.3" in (ROOT / "environment.yml").read_text()
+    from d2l_tconv.project import D2L_VERSION, colab_setup_source
+
+    assert D2L_VERSION == "1.0.3"
+    assert "--no-deps d2l==1.0.3" in colab_setup_source("en")
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = re.findall(r"^make (lab|test)$", readme, flags=re.M)
+    assert "lab" in commands and "test" in commands, "README must give `make lab` and `make test`"
+    assert re.search(r"^make test$", ci, flags=re.M), ".ci/run must call `make test`"
+    assert "set -euo pipefail" in ci
+
+
+def test_readme_colab_links_come_from_project_py():
+    from d2l_tconv.project import colab_url
+
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"https://colab\.research\.google\.com/github/[^)\s]+", readme)
+    assert links, "README has no Colab links"
+    for link in links:
+        path = link.split("/blob/", 1)[1].split("/", 1)[1]
+        assert link == colab_url(path), f"{link} is not colab_url({path!r})"
+        assert (ROOT / path).exists() or path.startswith("exercises/"), f"{path} does not exist"
