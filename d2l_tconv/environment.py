@@ -20,10 +20,10 @@ def describe_environment(device: torch.device | str | None = None) -> str:
     device = torch.device(device) if device is not None else torch.device("cpu")
     if device.type == "cuda":
         where = f"{device} ({torch.cuda.get_device_name(device)})"
+    elif torch.cuda.is_available():
+        where = f"{device} (a CUDA GPU is available but not used)"
     else:
         where = f"{device} (no CUDA GPU found: running on the CPU)"
-        if torch.cuda.is_available():
-            where = f"{device}"
     lines = [
         f"python     {platform.python_version()}",
         f"torch      {torch.__version__}",
