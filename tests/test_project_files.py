@@ -42,6 +42,8 @@ def conda_packages() -> set[str]:
         if isinstance(dep, str):
             conda_name = _name(dep.split("=")[0])
             names.add(CONDA_TO_PYPI.get(conda_name, conda_name))
+        else:  # the `pip:` sub-list: PyPI names already
+            names |= {_name(r) for r in dep["pip"]}
     return names - CONDA_TOOLING
 
 
