@@ -12,7 +12,8 @@ STAMP := $(VENV)/.d2l-tconv-installed
 MATH_DIR := tools/mathcheck
 MATH_STAMP := $(MATH_DIR)/node_modules/.d2l-tconv-installed
 JOBS ?= 2
-PYTEST_ARGS ?=
+# CI (CI=true) lists every test that ran; locally pytest prints dots.
+PYTEST_ARGS ?= $(if $(CI),-v)
 LAB_ARGS ?=
 # Jupyter refuses to start as root (containers, CI) unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
