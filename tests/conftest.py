@@ -7,6 +7,11 @@ import os
 import pytest
 import torch
 
+# Under `pytest -n 2` each worker would start one intra-op thread per core, and the two
+# workers would fight over the 2 cores: one thread per worker is faster overall.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 # CI sets D2L_TCONV_STRICT=1: a test that would be skipped for a missing tool

@@ -1,0 +1,180 @@
+"""trans_conv and trans_conv_loop against F.conv_transpose2d, and as the gradient of F.conv2d.
+
+Inputs hold small integers in float tensors, so every sum is exact and results are compared with
+``torch.equal``; random real-valued inputs (float64) are compared with ``assert_close``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch.testing import assert_close
+
+from d2l_tconv import trans_conv, trans_conv_loop
+
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def ints(shape, seed, device, dtype=torch.float32, low=-3, high=4):
+    """A float tensor of small integers, made on the CPU from ``seed`` and moved to ``device``."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(low, high, shape, generator=g).to(device=device, dtype=dtype)
+
+
+def as_given(pair, style):
+    """Pass a pair as PyTorch users would: an int when both entries agree, a tuple, or a list."""
+    if style == "int" and pair[0] == pair[1]:
+        return pair[0]
+    return list(pair) if style == "list" else tuple(pair)
+
+
+def with_layout(x, layout):
+    """The same values as ``x`` in another memory layout."""
+    if layout == "channels_last" and x.ndim == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    if layout == "transposed":
+        return x.transpose(-1, -2).contiguous().transpose(-1, -2)
+    return x
+
+
+@st.composite
+def tconv_cases(draw, batched=True):
+    """Shapes and hyper-parameters for which F.conv_transpose2d gives a non-empty output."""
+    n = draw(st.integers(1, 3)) if batched else None
+    c_in, c_out = (draw(st.integers(1, 4)), draw(st.integers(1, 4))) if batched else (None, None)
+    size = [draw(st.integers(1, 6)) for _ in range(2)]
+    kernel = [draw(st.integers(1, 5)) for _ in range(2)]
+    stride = [draw(st.integers(1, 4)) for _ in range(2)]
+    out_pad = [draw(st.integers(0, s - 1)) for s in stride]
+    # keep (i - 1) s + k + a - 2p >= 1
+    padding = [draw(st.integers(0, ((i - 1) * s + k + a - 1) // 2))
+               for i, s, k, a in zip(size, stride, kernel, out_pad, strict=True)]
+    style = draw(st.sampled_from(["int", "tuple", "list"]))
+    return {
+        "x_shape": (n, c_in, *size) if batched else tuple(size),
+        "k_shape": (c_in, c_out, *kernel) if batched else tuple(kernel),
+        "stride": as_given(stride, style),
+        "padding": as_given(padding, style),
+        "output_padding": as_given(out_pad, style),
+        "layout": draw(st.sampled_from(["contiguous", "channels_last", "transposed"])),
+        "seed": draw(st.integers(0, 2**31 - 1)),
+    }
+
+
+def hyper(case):
+    return {k: case[k] for k in ("stride", "padding", "output_padding")}
+
+
+@SETTINGS
+@given(case=tconv_cases(), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_matches_conv_transpose2d_batched(device, case, dtype):
+    X = with_layout(ints(case["x_shape"], case["seed"], device, dtype), case["layout"])
+    K = with_layout(ints(case["k_shape"], case["seed"] + 1, device, dtype), case["layout"])
+    Y = trans_conv(X, K, **hyper(case))
+    expected = F.conv_transpose2d(X, K, **hyper(case))
+    assert Y.device == X.device and Y.dtype == X.dtype
+    assert torch.equal(Y, expected)
+
+
+@SETTINGS
+@given(case=tconv_cases(batched=False))
+def test_matches_conv_transpose2d_2d(device, case):
+    X = with_layout(ints(case["x_shape"], case["seed"], device), case["layout"])
+    K = with_layout(ints(case["k_shape"], case["seed"] + 1, device), case["layout"])
+    Y = trans_conv(X, K, **hyper(case))
+    expected = F.conv_transpose2d(X[None, None], K[None, None], **hyper(case))[0, 0]
+    assert Y.shape == expected.shape and Y.device == X.device
+    assert torch.equal(Y, expected)
+
+
+@SETTINGS
+@given(case=tconv_cases())
+def test_real_valued_inputs(device, case):
+    g = torch.Generator().manual_seed(case["seed"])
+    X = torch.randn(case["x_shape"], generator=g, dtype=torch.float64).to(device)
+    K = torch.randn(case["k_shape"], generator=g, dtype=torch.float64).to(device)
+    assert_close(trans_conv(X, K, **hyper(case)), F.conv_transpose2d(X, K, **hyper(case)))
+
+
+@SETTINGS
+@given(case=tconv_cases())
+def test_gradients_match_conv_transpose2d(device, case):
+    X = ints(case["x_shape"], case["seed"], device, torch.float64).requires_grad_()
+    K = ints(case["k_shape"], case["seed"] + 1, device, torch.float64).requires_grad_()
+    expected = F.conv_transpose2d(X, K, **hyper(case))
+    G = ints(expected.shape, case["seed"] + 2, device, torch.float64)
+    ours = torch.autograd.grad(trans_conv(X, K, **hyper(case)), (X, K), G)
+    theirs = torch.autograd.grad(expected, (X, K), G)
+    assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+
+
+@st.composite
+def conv_cases(draw):
+    """A convolution F.conv2d accepts: the kernel fits in the padded input."""
+    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kernel = [draw(st.integers(1, 5)) for _ in range(2)]
+    padding = [draw(st.integers(0, 2)) for _ in range(2)]
+    size = [draw(st.integers(max(1, k - 2 * p), 9)) for k, p in zip(kernel, padding, strict=True)]
+    stride = [draw(st.integers(1, 4)) for _ in range(2)]
+    return {"x_shape": (n, c_in, *size), "k_shape": (c_out, c_in, *kernel), "stride": stride,
+            "padding": padding, "seed": draw(st.integers(0, 2**31 - 1))}
+
+
+@SETTINGS
+@given(case=conv_cases())
+def test_is_the_gradient_of_conv2d(device, case):
+    """trans_conv(y) is the vector-Jacobian product of conv2d: <W x, y> = <x, W^T y>.
+
+    With ``a = (h + 2p - kh) mod s`` as output padding, trans_conv's output has x's shape.
+    """
+    s, p = case["stride"], case["padding"]
+    x = ints(case["x_shape"], case["seed"], device, torch.float64).requires_grad_()
+    K = ints(case["k_shape"], case["seed"] + 1, device, torch.float64)  # (C_out, C_in, kh, kw)
+    y = F.conv2d(x, K, stride=s, padding=p)
+    g = ints(y.shape, case["seed"] + 2, device, torch.float64)
+    sizes = zip(x.shape[-2:], p, K.shape[-2:], s, strict=True)
+    a = [(h + 2 * pp - k) % ss for h, pp, k, ss in sizes]
+    # conv2d's weight (C_out, C_in, kh, kw) read as a transposed convolution's (C_in', C_out', ..)
+    Wt_g = trans_conv(g, K, stride=s, padding=p, output_padding=a)
+    (grad_x,) = torch.autograd.grad(y, x, g)
+    assert torch.equal(Wt_g, grad_x)
+    assert torch.equal((y * g).sum(), (x * Wt_g).sum())
+
+
+@SETTINGS
+@given(h=st.integers(1, 6), w=st.integers(1, 6), kh=st.integers(1, 4), kw=st.integers(1, 4),
+       seed=st.integers(0, 2**31 - 1))
+def test_trans_conv_loop_matches_conv_transpose2d(device, h, w, kh, kw, seed):
+    X, K = ints((h, w), seed, device), ints((kh, kw), seed + 1, device)
+    Y = trans_conv_loop(X, K)
+    assert Y.device == X.device
+    assert torch.equal(Y, F.conv_transpose2d(X[None, None], K[None, None])[0, 0])
+
+
+def test_low_precision_dtypes(device):
+    """float16 / bfloat16 in, same dtype out (small integers: every partial sum is exact)."""
+    X = ints((2, 3, 5, 4), 0, device, low=-2, high=3)
+    K = ints((3, 2, 3, 2), 1, device, low=-2, high=3)
+    expected = F.conv_transpose2d(X, K, stride=2, padding=1, output_padding=1)
+    for dtype in (torch.float16, torch.bfloat16):
+        Y = trans_conv(X.to(dtype), K.to(dtype), stride=2, padding=1, output_padding=1)
+        assert Y.dtype == dtype
+        assert torch.equal(Y.float(), expected)
+
+
+def test_empty_batch(device):
+    X, K = torch.zeros(0, 3, 4, 5, device=device), torch.ones(3, 2, 3, 3, device=device)
+    Y = trans_conv(X, K, stride=2, padding=1)
+    assert Y.shape == F.conv_transpose2d(X, K, stride=2, padding=1).shape
+
+
+def test_meta_tensors_stay_on_meta():
+    """Nothing is moved or computed on another device: meta in, meta out, PyTorch's shape."""
+    X, K = torch.empty(2, 3, 5, 7, device="meta"), torch.empty(3, 4, 3, 2, device="meta")
+    hyper = {"stride": (2, 3), "padding": 1, "output_padding": (1, 0)}
+    Y = trans_conv(X, K, **hyper)
+    assert Y.device.type == "meta"
+    assert Y.shape == F.conv_transpose2d(X, K, **hyper).shape
