@@ -1,0 +1,328 @@
+"""Run one student notebook inside the grader's sandbox; let only plain data out.
+
+This file is copied into the sandbox and run there as a script, next to a student-safe copy of
+``d2l_tconv`` (``__init__``, ``project``, ``exercise_checks`` only): it imports nothing else of
+the package. It holds no tests and no expected values; it only runs the student's code and
+reports what it finds:
+
+1. reads its job from stdin, as JSON: the code cells, the parts (names to read, and for
+   function parts the hidden inputs to call them on), the time limits;
+2. runs the cells one by one in an IPython shell (so magics parse), each under a SIGALRM
+   time limit; a cell that fails or times out does not stop the later ones;
+3. after each cell, for each part whose names changed, and once more at the end, converts the
+   answers to plain JSON (numbers, strings, lists, tensors as flat lists) or calls the
+   student's function on each hidden input under its own time limit;
+4. writes one JSON object per line to the file descriptor the job names, flushed at once, so that if the
+   sandbox is killed later, everything written so far can still be graded.
+
+Everything it writes is untrusted: the student's code runs in this same process and could
+change any of it. The grader therefore validates every line strictly and recomputes the
+expected answers itself, in its own process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import signal
+import sys
+import types
+
+MAX_ELEMENTS = 1_000_000  # numbers in one answer
+MAX_STRING = 10_000  # characters in one string
+MAX_DEPTH = 4  # nesting of lists
+MISSING = object()
+
+
+class CellTimeout(BaseException):
+    """A cell ran past its time limit (a BaseException, so ``except Exception`` misses it)."""
+
+
+class PartTimeout(BaseException):
+    """A student function ran past its time limit on a hidden input."""
+
+
+class Unencodable(Exception):
+    """An answer is not plain data (numbers, strings, lists, tensors, arrays)."""
+
+
+class State:
+    phase = "idle"  # "cell", "part" or "idle"
+    fired = 0  # alarms since the phase began
+    cell = -1
+    part = ""
+
+
+def describe(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def cell_status(error: BaseException | None) -> str:
+    if error is None:
+        return "ok"
+    if isinstance(error, CellTimeout):
+        return "timeout"
+    if isinstance(error, MemoryError):
+        return "memory"
+    text = str(error)
+    if isinstance(error, RuntimeError) and (
+            "can't allocate memory" in text or "DefaultCPUAllocator" in text
+            or "out of memory" in text):
+        return "memory"
+    return "error"
+
+
+def encode(value, depth: int = 0, budget: list | None = None):
+    """``value`` as JSON-ready plain data; raises :class:`Unencodable` otherwise.
+
+    Types are compared exactly (``type(x) is int``), so subclasses, for example an object
+    whose ``__eq__`` is always true, are refused.
+    """
+    budget = budget if budget is not None else [MAX_ELEMENTS]
+    kind = type(value)
+    if value is None or kind is bool:
+        return value
+    if kind is int:
+        if abs(value) > 10**30:
+            raise Unencodable("integer too large")
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {"__float__": repr(value)}
+    if kind is str:
+        if len(value) > MAX_STRING:
+            raise Unencodable("string too long")
+        return value
+    if kind in (list, tuple):
+        if depth >= MAX_DEPTH:
+            raise Unencodable("lists nested too deeply")
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise Unencodable("answer too large")
+        return [encode(item, depth + 1, budget) for item in value]
+    torch = sys.modules.get("torch")
+    if torch is not None and kind in (torch.Tensor, torch.nn.Parameter):
+        tensor = value.detach()
+        if tensor.layout != torch.strided:
+            tensor = tensor.to_dense()
+        if tensor.is_complex():
+            raise Unencodable("complex tensor")
+        budget[0] -= tensor.numel()
+        if budget[0] < 0:
+            raise Unencodable("tensor too large")
+        tensor = tensor.cpu()
+        data = [_plain(x) for x in tensor.reshape(-1).tolist()]
+        return {"__tensor__": {"dtype": str(tensor.dtype).removeprefix("torch."),
+                               "shape": list(tensor.shape), "data": data}}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        if kind is numpy.ndarray:
+            if value.dtype.kind not in "biuf":
+                raise Unencodable(f"array of dtype {value.dtype}")
+            budget[0] -= value.size
+            if budget[0] < 0:
+                raise Unencodable("array too large")
+            data = [_plain(x) for x in value.reshape(-1).tolist()]
+            return {"__tensor__": {"dtype": str(value.dtype), "shape": list(value.shape),
+                                   "data": data}}
+        if isinstance(value, numpy.generic) and kind.__module__ == "numpy":
+            return encode(value.item(), depth, budget)
+    raise Unencodable(f"unsupported type {kind.__module__}.{kind.__qualname__}")
+
+
+def _plain(x):
+    if type(x) is float and not math.isfinite(x):
+        return {"__float__": repr(x)}
+    return x
+
+
+def decode(value):
+    """A hidden input, from the grader's JSON: tensors, tuples, lists, numbers."""
+    if isinstance(value, dict):
+        if "__tensor__" in value:
+            import torch
+
+            spec = value["__tensor__"]
+            return torch.tensor(spec["data"], dtype=getattr(torch, spec["dtype"])).reshape(
+                spec["shape"])
+        if "__tuple__" in value:
+            return tuple(decode(v) for v in value["__tuple__"])
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+class BoundedOutput(io.TextIOBase):
+    """Where the student's prints go: keeps the first ``limit`` characters, drops the rest."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.kept: list[str] = []
+        self.room = limit
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.room > 0:
+            self.kept.append(text[: self.room])
+            self.room -= len(text)
+        return len(text)
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    sys.stdin = io.StringIO("")
+    sys.stdout = sys.stderr = BoundedOutput()
+    results = os.fdopen(int(job["results_fd"]), "w", encoding="utf-8", buffering=1)
+    dumps, write, flush, exit_now = json.dumps, results.write, results.flush, os._exit
+    setitimer, ITIMER_REAL = signal.setitimer, signal.ITIMER_REAL
+
+    def emit(event: dict) -> None:
+        try:
+            write(dumps(event) + "\n")
+            flush()
+        except Exception:  # the student's code may have broken json or closed the file
+            pass
+
+    cell_timeout, part_timeout = float(job["cell_timeout"]), float(job["part_timeout"])
+    grace = float(job.get("grace", 2.0))
+    state = State()
+
+    def on_alarm(signum, frame):
+        state.fired += 1
+        if state.fired == 1:
+            setitimer(ITIMER_REAL, grace)
+            if state.phase == "cell":
+                raise CellTimeout(f"the cell ran longer than {cell_timeout:g} s")
+            raise PartTimeout(f"the call ran longer than {part_timeout:g} s")
+        # The student's code caught the timeout and carried on: stop it for good.
+        if state.phase == "cell":
+            emit({"event": "cell", "index": state.cell, "status": "timeout",
+                  "error": "the cell caught the time-limit interruption and kept running"})
+            snapshot(f"after cell {state.cell} (stopped)", force=True)
+            emit({"event": "stopped", "reason": f"cell {state.cell} could not be interrupted"})
+        else:
+            emit({"event": "part", "id": state.part, "stage": "stopped",
+                  "error": "the function caught the time-limit interruption and kept running"})
+            emit({"event": "stopped", "reason": f"part {state.part} could not be interrupted"})
+        exit_now(0)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    if any("torch" in source for _, source in job["cells"]):
+        try:  # import it before the clock of the first cell starts: it takes seconds, cold
+            import torch  # noqa: F401
+        except Exception:
+            pass
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.showtraceback = lambda *args, **kwargs: None
+    shell.showsyntaxerror = lambda *args, **kwargs: None
+    shell.enable_gui = lambda *args, **kwargs: None  # so that %matplotlib inline works
+    namespace = shell.user_ns
+    fingerprints: dict[str, tuple] = {}
+    raised: set[str] = set()  # function parts whose last evaluation raised somewhere
+
+    def value_part(part: dict, stage: str) -> dict:
+        values = {}
+        for name in part["names"]:
+            value = namespace.get(name, MISSING)
+            if value is MISSING:
+                values[name] = {"__missing__": True}
+                continue
+            try:
+                values[name] = encode(value)
+            except Unencodable as error:
+                values[name] = {"__invalid__": str(error)}
+            except Exception as error:
+                values[name] = {"__invalid__": describe(error)}
+        return {"event": "part", "id": part["id"], "stage": stage, "values": values}
+
+    def function_part(part: dict, stage: str) -> dict:
+        name = part["names"][0]
+        function = namespace.get(name, MISSING)
+        event = {"event": "part", "id": part["id"], "stage": stage}
+        if function is MISSING:
+            return {**event, "missing": True}
+        if type(function) is not types.FunctionType:
+            return {**event, "invalid": f"{name} is a {type(function).__name__}, not a function"}
+        calls: list[dict] = []
+        for args in part["calls"]:
+            if any(call.get("timeout") for call in calls):
+                calls.append({"skipped": True})  # one time-out is enough: spare the others
+                continue
+            state.phase, state.fired, state.part = "part", 0, part["id"]
+            try:
+                arguments = [decode(a) for a in args]
+                setitimer(ITIMER_REAL, part_timeout)
+                try:
+                    value = function(*arguments)
+                finally:
+                    setitimer(ITIMER_REAL, 0)
+                calls.append({"value": encode(value)})
+            except PartTimeout:
+                calls.append({"timeout": True})
+            except Unencodable as error:
+                calls.append({"invalid": str(error)})
+            except BaseException as error:  # the student's code: record and go on
+                calls.append({"error": describe(error)})
+            finally:
+                state.phase = "idle"
+        return {**event, "calls": calls}
+
+    def snapshot(stage: str, force: bool = False) -> None:
+        """Record the parts whose names changed; with ``force``, every part, except a
+        function that is still the same object and did not raise last time (so a function
+        that timed out is not timed out twice)."""
+        for part in job["parts"]:
+            names = part["names"]
+            key = tuple(id(namespace.get(n, MISSING)) for n in names)
+            unchanged = fingerprints.get(part["id"]) == key
+            if not force and (unchanged or not any(n in namespace for n in names)):
+                continue
+            if force and unchanged and part["kind"] == "function" and \
+                    part["id"] not in raised:
+                continue
+            fingerprints[part["id"]] = key
+            raised.discard(part["id"])
+            try:
+                if part["kind"] == "function":
+                    event = function_part(part, stage)
+                    if "calls" not in event or any("error" in c for c in event["calls"]):
+                        raised.add(part["id"])
+                else:
+                    event = value_part(part, stage)
+            except BaseException as error:
+                raised.add(part["id"])
+                event = {"event": "part", "id": part["id"], "stage": stage,
+                         "error": describe(error)}
+            emit(event)
+
+    for index, source in job["cells"]:
+        state.phase, state.fired, state.cell = "cell", 0, index
+        error: BaseException | None = None
+        try:
+            setitimer(ITIMER_REAL, cell_timeout)
+            result = shell.run_cell(source, store_history=False)
+            error = result.error_before_exec or result.error_in_exec
+        except BaseException as caught:  # raised outside the student's code
+            error = caught
+        finally:
+            setitimer(ITIMER_REAL, 0)
+            state.phase = "idle"
+        emit({"event": "cell", "index": index, "status": cell_status(error),
+              "error": None if error is None else describe(error)})
+        snapshot(f"after cell {index}")
+    snapshot("final", force=True)
+    emit({"event": "done"})
+    exit_now(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

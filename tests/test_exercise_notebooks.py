@@ -1,0 +1,114 @@
+"""The exercise notebooks: made from one source, up to date, and what students receive holds
+no solution, no hidden test and no reference value."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch.nn.functional as F
+
+import d2l_tconv
+from d2l_tconv.exercise_checks import FREE_TEXT, PARTS, SIZES_2D
+from d2l_tconv.grade import hidden
+
+REPO = Path(d2l_tconv.__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+import build_exercises  # noqa: E402
+import exercise_source  # noqa: E402
+
+STUDENT = [REPO / f"exercises/student/exercises_{lang}.ipynb" for lang in ("en", "ja")]
+SOLUTIONS = [REPO / f"exercises/solutions/solutions_{lang}.ipynb" for lang in ("en", "ja")]
+CHECKS = Path(d2l_tconv.__file__).resolve().parent / "exercise_checks.py"
+
+
+def _text(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(cell.source for cell in nb.cells)
+
+
+def test_written_files_are_what_the_source_gives():
+    assert build_exercises.check() == [], "run: python tools/build_exercises.py"
+
+
+def test_source_regions_and_headers_parse():
+    cells = exercise_source.load()
+    assert any(c.solution_lines for c in cells)
+    with pytest.raises(ValueError, match="not closed"):
+        exercise_source.parse("%% code\n### BEGIN SOLUTION\nx = 1\n")
+    with pytest.raises(ValueError, match="unknown word"):
+        exercise_source.parse("%% code fr\nx = 1\n")
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
+def test_student_notebook_has_no_solution(path):
+    text = _text(path)
+    nb = nbformat.read(path, as_version=4)
+    assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")
+    for marker in exercise_source.REGION_MARKERS:
+        assert marker not in text
+    leaks = [t for t in exercise_source.solution_texts(exercise_source.load())
+             if len(t) >= 12 and t in text]
+    assert leaks == []
+
+
+@pytest.mark.parametrize("path", [*STUDENT, CHECKS], ids=lambda p: p.name)
+def test_student_files_hold_no_hidden_test_and_no_reference_value(path):
+    text = _text(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
+    for word in ("d2l_tconv.grade", "hidden_inputs", "score_values", "score_calls",
+                 "conv_matrix", "rubric", "RUBRIC"):
+        assert word not in text, word
+    # Reference values, computed here (never typed in): Z of the section, the 224 sizes.
+    X, K = hidden.section_example()
+    Z = F.conv_transpose2d(F.conv2d(X[None, None], K[None, None]), K[None, None])[0, 0]
+    dense = hidden.dense_bytes((224, 224), (3, 3))
+    values = [str(int(v)) for v in Z.reshape(-1) if v >= 100]
+    values += [str(dense), f"{dense:,}"]
+    values += [str(hidden.dense_bytes((n, n), (3, 3))) for n in SIZES_2D]
+    assert [v for v in values if re.search(rf"(?<![\d.]){re.escape(v)}(?![\d])", text)] == []
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
+def test_student_notebook_asks_every_part_and_question(path):
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    for p in PARTS:
+        assert f'check("{p.id}"' in code
+        for name in p.names:
+            assert re.search(rf"^(def )?{name}\b", code, re.MULTILINE), name
+    for question in FREE_TEXT:
+        assert sum(m.startswith(question.marker) for m in markdown) == 1
+    assert d2l_tconv.colab_badge(str(path.relative_to(REPO))) in markdown[0]
+    assert "hidden tests" in markdown[0] or "非公開テスト" in markdown[0]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_notebook_passes_every_public_check(path):
+    nb = nbformat.read(path, as_version=4)
+    printed = "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                      for out in cell.outputs)
+    for p in PARTS:
+        assert f"✓ {p.id}:" in printed, p.id
+    assert "✗" not in printed
+    assert all(out.output_type != "error" for cell in nb.cells if cell.cell_type == "code"
+               for out in cell.outputs)
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    for question in FREE_TEXT:
+        answer = next(m for m in markdown if m.startswith(question.marker))
+        assert len(answer) > 300  # a model answer, not the placeholder
+
+
+def test_links_between_the_exercise_files_exist():
+    for path in (*STUDENT, *SOLUTIONS):
+        for target in re.findall(r"\]\((\.\.?/[^)#]+)\)", _text(path)):
+            if "notebooks/" in target:
+                continue  # the section notebooks are another engineer's files
+            assert (path.parent / target).resolve().exists(), (path.name, target)
+    readme = (REPO / "exercises" / "README.md").read_text(encoding="utf-8")
+    assert "python -m d2l_tconv.grade SUBMISSIONS_DIR --out OUT_DIR" in readme
+    for path in (*STUDENT, *SOLUTIONS):
+        assert str(path.relative_to(REPO / "exercises")) in readme

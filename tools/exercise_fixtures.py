@@ -1,0 +1,254 @@
+"""The fixture submissions the grader's tests grade (``tests/fixtures/submissions``).
+
+Generated from the exercise source, so that they follow it: ``correct_en`` is the English
+student notebook filled in with the solutions, and most other fixtures change it in one
+place. The cheat fixtures are small notebooks built around one trick each.
+
+They are stored as ``<name>.fixture`` (notebook JSON, or deliberately broken text), not as
+``.ipynb``: they are data for the grader's tests, and neither nbval nor ruff should run them.
+The test copies each to ``<name>.ipynb``. Fixtures named ``*.template`` contain
+``{{REPO}}``, ``{{SUBMISSIONS}}`` and ``{{OUT}}``, which the test replaces with the real
+paths before grading.
+
+    python tools/exercise_fixtures.py    # or: python tools/build_exercises.py
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import exercise_source  # noqa: E402
+
+from d2l_tconv.project import colab_setup_source  # noqa: E402
+
+FIXTURES_DIR = exercise_source.ROOT / "tests" / "fixtures" / "submissions"
+
+
+def _completed(lang: str = "en") -> nbformat.NotebookNode:
+    return exercise_source.render(exercise_source.load(), "student", lang, filled=True)
+
+
+def _stub(lang: str = "en") -> nbformat.NotebookNode:
+    return exercise_source.render(exercise_source.load(), "student", lang)
+
+
+def _find(nb: nbformat.NotebookNode, needle: str) -> int:
+    hits = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and needle in c.source]
+    if len(hits) != 1:
+        raise ValueError(f"{needle!r} is in {len(hits)} code cells, expected 1")
+    return hits[0]
+
+
+def _replace(nb: nbformat.NotebookNode, old: str, new: str) -> nbformat.NotebookNode:
+    cell = nb.cells[_find(nb, old)]
+    cell.source = cell.source.replace(old, new)
+    return nb
+
+
+def _insert_after(nb: nbformat.NotebookNode, needle: str, *sources: str
+                  ) -> nbformat.NotebookNode:
+    index = _find(nb, needle)
+    for offset, source in enumerate(sources, start=1):
+        nb.cells.insert(index + offset, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def _small(*sources: str) -> nbformat.NotebookNode:
+    """A short notebook: the setup cell, then ``sources``; answers 1c and 2b correct."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Exercises"),
+                nbformat.v4.new_code_cell(colab_setup_source("en")),
+                *(nbformat.v4.new_code_cell(s) for s in sources),
+                nbformat.v4.new_code_cell("rank_WtW, WtW_is_identity = 4, False\n"
+                                          "bytes_dense_224 = 222 * 222 * 224 * 224 * 4\n"
+                                          "bytes_kernel_224 = 9 * 4")]
+    return nb
+
+
+def correct_en():
+    return _completed("en")
+
+
+def untouched_ja():
+    return _stub("ja")
+
+
+def partly_wrong_ja():
+    nb = _completed("ja")
+    _replace(nb, "Z = trans_conv(Y, K)", "Z = X.clone()  # まちがい")
+    _replace(nb, "WtW_is_identity = bool(torch.allclose(WtW, torch.eye(9)))",
+             "WtW_is_identity = True")
+    _replace(nb, "oh, ow = h - kh + 1, w - kw + 1\n    W = torch.zeros",
+             "oh, ow = h - kh, w - kw + 1\n    W = torch.zeros")
+    _replace(nb, "    (h, w), (kh, kw) = input_shape, kernel_shape\n",
+             "    raise NotImplementedError()\n    (h, w), (kh, kw) = input_shape, kernel_shape\n")
+    _replace(nb, "bytes_dense_224 = count_W((224, 224), (3, 3))[0] * float32_bytes",
+             "bytes_dense_224 = 9.9e9")
+    _replace(nb, "dense_bytes.append(W_n.element_size() * W_n.nelement())",
+             "dense_bytes.append(W_n.nelement())")
+    return nb
+
+
+def raises_top_level():
+    nb = _completed("en")
+    _insert_after(nb, "set_language(", "undefined_helper()")
+    _replace(nb, "WtW = W.T @ W", 'raise ValueError("not sure yet")\nWtW = W.T @ W')
+    return nb
+
+
+def syntax_error():
+    return _replace(_completed("en"), "def conv_by_matmul(X, K):", "def conv_by_matmul(X, K)")
+
+
+def invalid_json():
+    return '{"cells": [{"cell_type": "code", "source": "Z = 1"'
+
+
+def not_a_notebook():
+    return '{"name": "alice", "answers": {"Z": [[27, 91, 74]]}}\n'
+
+
+def empty():
+    return nbformat.v4.new_notebook()
+
+
+def infinite_loop():
+    return _insert_after(_completed("en"), 'check("1c"', "while True:\n    pass")
+
+
+def unstoppable_loop():
+    return _insert_after(_completed("en"), 'check("1e"',
+                         "while True:  # catches the time-limit interruption\n"
+                         "    try:\n        time.sleep(0.2)\n    except BaseException:\n"
+                         "        pass")
+
+
+def memory_hog():
+    return _insert_after(_completed("en"), 'check("2a"', "hog = torch.empty(10**11)",
+                         "hog = [bytes(10**8) for _ in range(10**4)]  # 1 TB, asked 100 MB at a time")
+
+
+def fake_pass():
+    return _small('print("All tests passed!")', 'print("✓ 1a: Z passes the public check.")')
+
+
+def redefines_check():
+    return _small("from d2l_tconv.exercise_checks import check\n",
+                  "def check(*answers, **kwargs):\n    print('fine')")
+
+
+def monkeypatch_torch():
+    return _small("import torch\n"
+                  "torch.allclose = lambda *args, **kwargs: True\n"
+                  "torch.equal = lambda *args, **kwargs: True",
+                  "Z = torch.zeros(3, 3)")
+
+
+def monkeypatch_transformer():
+    return _small("get_ipython().input_transformers_cleanup.append(\n"
+                  "    lambda lines: [line.replace('assert ', 'assert True or ') for line in lines])")
+
+
+def monkeypatch_otter():
+    return _small("import otter\n"
+                  "otter.test_files.ok_test.run_doctest = lambda *args, **kwargs: (True, '')")
+
+
+def monkeypatch_grader():
+    return _small("import d2l_tconv.grade.hidden as hidden\n"
+                  "hidden.score_values = lambda *args, **kwargs: None")
+
+
+def always_equal():
+    return _small("class AlwaysEqual:\n    def __eq__(self, other):\n        return True\n\n"
+                  "    def __ne__(self, other):\n        return False\n\n\n"
+                  "Z = WtW = AlwaysEqual()\n\n\n"
+                  "def my_kernel2matrix(K, input_shape):\n    return AlwaysEqual()")
+
+
+def reads_solutions_template():
+    return _small("print(open('{{REPO}}/exercises/solutions/solutions_en.ipynb').read()[:100])",
+                  "print(open('{{REPO}}/d2l_tconv/grade/hidden.py').read()[:100])",
+                  "import d2l_tconv.grade")
+
+
+def imports_reference():
+    nb = _completed("en")
+    _insert_after(nb, "set_language(", "from d2l_tconv import kernel2matrix")
+    cell = nb.cells[_find(nb, "def my_kernel2matrix(K, input_shape):")]
+    cell.source = ("def my_kernel2matrix(K, input_shape):\n"
+                   "    return kernel2matrix(K, input_shape)")
+    return nb
+
+
+def escapes_template():
+    return _small("open('{{OUT}}/gradebook.csv', 'w').write('alice,1a,100,1,ok\\n')",
+                  "open('{{SUBMISSIONS}}/correct_en.ipynb', 'a').write(' ')",
+                  "open('{{REPO}}/pyproject.toml', 'a').write(' ')",
+                  "open('/etc/d2l-tconv-escape', 'w').write('x')",
+                  "import os\nos.fork()")
+
+
+def network():
+    return _small("import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=3)",
+                  "import urllib.request\nurllib.request.urlopen('https://pypi.org', timeout=3)")
+
+
+FIXTURES: dict[str, Callable[[], nbformat.NotebookNode | str]] = {
+    f.__name__.replace("_template", ".template"): f for f in (
+        correct_en, partly_wrong_ja, raises_top_level, syntax_error, invalid_json,
+        not_a_notebook, empty, infinite_loop, unstoppable_loop, memory_hog, fake_pass,
+        redefines_check, monkeypatch_torch, monkeypatch_transformer, monkeypatch_otter,
+        monkeypatch_grader, always_equal, reads_solutions_template, imports_reference,
+        escapes_template, network, untouched_ja,
+    )
+}
+
+
+def contents() -> dict[str, str]:
+    """File name -> text of every fixture."""
+    out = {}
+    for name, build in FIXTURES.items():
+        made = build()
+        if isinstance(made, str):
+            out[f"{name}.fixture"] = made
+        else:
+            made = copy.deepcopy(made)
+            for index, cell in enumerate(made.cells):
+                cell.id = f"fixture-{index}"
+            out[f"{name}.fixture"] = nbformat.writes(made) + "\n"
+    return out
+
+
+def write() -> list[str]:
+    FIXTURES_DIR.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in contents().items():
+        (FIXTURES_DIR / name).write_text(text, encoding="utf-8")
+        written.append(str((FIXTURES_DIR / name).relative_to(exercise_source.ROOT)))
+    return written
+
+
+def stale() -> list[str]:
+    wanted = contents()
+    out = []
+    for name, text in wanted.items():
+        path = FIXTURES_DIR / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            out.append(str(path.relative_to(exercise_source.ROOT)))
+    if FIXTURES_DIR.exists():
+        out += [str(p.relative_to(exercise_source.ROOT)) + " (not generated)"
+                for p in FIXTURES_DIR.iterdir() if p.name not in wanted]
+    return out
+
+
+if __name__ == "__main__":
+    for path in write():
+        print(f"wrote {path}")
