@@ -103,3 +103,14 @@ def test_readme_colab_links_come_from_project_py():
         path = link.split("/blob/", 1)[1].split("/", 1)[1]
         assert link == colab_url(path), f"{link} is not colab_url({path!r})"
         assert (ROOT / path).exists() or path.startswith("exercises/"), f"{path} does not exist"
+
+
+def test_built_package_ships_no_grader():
+    """Students install the built package (Colab); the hidden tests stay in the checkout."""
+    from setuptools import find_packages
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = find_packages(str(ROOT), **found["packages"]["find"])
+    assert "d2l_tconv" in packages
+    assert not [p for p in packages if p.startswith("d2l_tconv.grade")], packages
+    assert (ROOT / "d2l_tconv" / "grade" / "__init__.py").exists()

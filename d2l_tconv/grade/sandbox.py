@@ -200,7 +200,10 @@ def bwrap_command(sandbox: Sandbox, stage: Path, hidden: list[Path], seccomp_fd:
            "--size", str(16 * 2**20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
     for path in hidden:
         cmd += ["--tmpfs", str(path)]
-    rebinds = [p for p in python_paths() if any(h == p or h in p.parents for h in hidden)]
+    # The interpreter must stay visible even where it lives under a hidden folder or under
+    # /tmp (a checkout in a temporary folder, as in CI): bind it back, read-only.
+    covered = [*hidden, Path("/tmp")]
+    rebinds = [p for p in python_paths() if any(h == p or h in p.parents for h in covered)]
     for path in rebinds:
         cmd += ["--ro-bind", str(path), str(path)]
     for path in hidden:
