@@ -20,12 +20,13 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # pip on some machines prints one warning per missing local mirror folder; hide that noise only.
 PIP_FILTER := { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help env lab test bench clean
+.PHONY: help env lab test bench notebooks clean
 
 help:
 	@echo "make lab    open the notebooks in JupyterLab (sets up $(VENV) on first use)"
 	@echo "make test   lint + unit/property/notebook/grader tests (sets up $(VENV) on first use)"
 	@echo "make bench  benchmark trans_conv and the matrix form against PyTorch"
+	@echo "make notebooks  rebuild and re-execute the notebooks from their sources (maintainers)"
 
 env: $(STAMP) $(if $(wildcard $(MATH_DIR)/package.json),$(MATH_STAMP))
 
@@ -57,6 +58,11 @@ test: env
 
 bench: env
 	$(PY) benchmarks/bench_trans_conv.py
+
+# Maintainers: after editing tools/notebook_content.py or exercises/source/exercises.txt.
+notebooks: env
+	$(PY) tools/build_notebooks.py
+	$(PY) tools/build_exercises.py
 
 clean:
 	rm -rf $(VENV) $(MATH_DIR)/node_modules
