@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import exercise_fixtures  # noqa: E402
 import exercise_source  # noqa: E402
+from notebook_exec import run_notebook  # noqa: E402
 
 from d2l_tconv.grade.rubric import rubric_markdown  # noqa: E402
 
@@ -41,18 +42,6 @@ def notebooks() -> dict[str, nbformat.NotebookNode]:
         for kind in exercise_source.KINDS
         for lang in exercise_source.LANGS
     }
-
-
-def execute(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
-    """Run ``nb`` top to bottom in a fresh ``python3`` kernel; stop at the first error."""
-    from nbclient import NotebookClient
-
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
-    client.execute()
-    for cell in nb.cells:  # execution metadata has timestamps: keep files stable
-        cell.metadata.pop("execution", None)
-    return nb
 
 
 def dumps(nb: nbformat.NotebookNode) -> str:
@@ -89,7 +78,7 @@ def build(run: bool = True) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         if run and "solutions" in path:
             print(f"executing {path} ...", flush=True)
-            nb = execute(nb, target.parent)
+            nb = run_notebook(nb, target.parent, timeout=300)
         target.write_text(dumps(nb), encoding="utf-8")
         print(f"wrote {path}")
     RUBRIC.parent.mkdir(parents=True, exist_ok=True)

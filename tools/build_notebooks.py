@@ -20,22 +20,19 @@ absolute local path, a stderr stream (warnings) or an error.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
 sys.path.insert(0, str(TOOLS))
 
 import notebook_content as content  # noqa: E402
+from notebook_exec import run_notebook  # noqa: E402
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 LANGUAGE_INFO = {
@@ -73,21 +70,6 @@ def build(lang: str) -> nbformat.NotebookNode:
     return nb
 
 
-class _CurrentInterpreterKernels(KernelSpecManager):
-    """Every kernel name resolves to an IPython kernel of the interpreter running the build.
-
-    A user-level ``python3`` kernelspec (another Python, without torch) must not win.
-    """
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            display_name=KERNELSPEC["display_name"],
-            language="python",
-            resource_dir=tempfile.gettempdir(),
-        )
-
-
 _FORBIDDEN_IN_OUTPUT = [
     str(ROOT),
     str(Path.home()),
@@ -116,24 +98,9 @@ def _check_outputs(nb: nbformat.NotebookNode, lang: str) -> None:
 
 def execute(nb: nbformat.NotebookNode, lang: str, timeout: int = 600) -> nbformat.NotebookNode:
     """Run ``nb`` top to bottom in a fresh kernel, in the notebook's folder."""
-    workdir = notebook_path(lang).parent
-    km = KernelManager(kernel_name="python3", kernel_spec_manager=_CurrentInterpreterKernels())
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)  # the kernel picks the inline backend itself
-    client = NotebookClient(
-        nb,
-        km=km,
-        timeout=timeout,
-        kernel_name="python3",
-        record_timing=False,
-        allow_errors=False,
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    client.execute(env=env)
+    run_notebook(nb, notebook_path(lang).parent, timeout)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = dict(LANGUAGE_INFO)
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
     _check_outputs(nb, lang)
     return nb
 

@@ -1,0 +1,57 @@
+"""Execute a notebook in a kernel of the interpreter running the build (shared by the builders).
+
+``tools/build_notebooks.py`` (the section) and ``tools/build_exercises.py`` (the solutions)
+both store what this execution printed; nbval re-executes the notebooks in CI and compares.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+
+class CurrentInterpreterKernels(KernelSpecManager):
+    """Every kernel name resolves to an IPython kernel of the interpreter running the build.
+
+    A user-level ``python3`` kernelspec (another Python, without torch) must not win.
+    """
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="Python 3",
+            language="python",
+            resource_dir=tempfile.gettempdir(),
+        )
+
+
+def run_notebook(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 600
+                 ) -> nbformat.NotebookNode:
+    """Run ``nb`` top to bottom in a fresh kernel with ``workdir`` as working directory.
+
+    Stops at the first error. Execution timing metadata is not kept, so rebuilding a
+    notebook does not churn its diff.
+    """
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=CurrentInterpreterKernels())
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # the kernel picks the inline backend itself
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        allow_errors=False,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    client.execute(env=env)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    return nb
