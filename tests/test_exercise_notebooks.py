@@ -1,4 +1,4 @@
-"""The exercise notebooks: made from one source, up to date, and what students receive holds
+"""The exercise notebooks: made from the MyST masters (one per language), up to date, and what students receive holds
 no solution, no hidden test and no reference value."""
 
 from __future__ import annotations
@@ -34,13 +34,30 @@ def test_written_files_are_what_the_source_gives():
     assert build_exercises.check() == [], "run: python tools/build_exercises.py"
 
 
-def test_source_regions_and_headers_parse():
-    cells = exercise_source.load()
-    assert any(c.solution_lines for c in cells)
+def test_solution_regions_are_cleared_as_nbgrader_does():
+    text = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nf()"
+    assert exercise_source.clear_solutions(text, "raise NotImplementedError()") == (
+        "def f():\n    raise NotImplementedError()\nf()")
+    assert exercise_source.clear_solutions(text, None) == "def f():\n    return 1\nf()"
     with pytest.raises(ValueError, match="not closed"):
-        exercise_source.parse("%% code\n### BEGIN SOLUTION\nx = 1\n")
-    with pytest.raises(ValueError, match="unknown word"):
-        exercise_source.parse("%% code fr\nx = 1\n")
+        exercise_source.clear_solutions("### BEGIN SOLUTION\nx = 1", None)
+    with pytest.raises(ValueError, match="without"):
+        exercise_source.clear_solutions("x = 1\n### END SOLUTION", None)
+
+
+def test_masters_with_unknown_metadata_or_open_regions_are_refused(tmp_path):
+    good = {lang: exercise_source.source_path(lang).read_text(encoding="utf-8")
+            for lang in exercise_source.LANGS}
+    for bad, message in (("```{code-cell} ipython3\n:tags: [studnet-only]\n\nx = 1\n```\n",
+                          "unknown metadata"),
+                         ("```{code-cell} ipython3\n### BEGIN SOLUTION\nx = 1\n```\n",
+                          "not closed")):
+        for lang in exercise_source.LANGS:
+            path = exercise_source.source_path(lang, tmp_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(good[lang] + "\n" + bad, encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            exercise_source.load(tmp_path)
 
 
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
