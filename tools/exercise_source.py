@@ -89,8 +89,8 @@ def clear_solutions(text: str, stub: str | None) -> str:
 def _check(master: nbformat.NotebookNode, path: Path) -> None:
     for number, cell in enumerate(master.cells, start=1):
         where = f"{path}, cell {number} ({cell.source.partition(chr(10))[0][:40]!r})"
-        unknown = set(cell.metadata) - {"tags", "stub"} or set(
-            cell.metadata.get("tags", [])) - set(TAGS)
+        unknown = (set(cell.metadata) - {"tags", "stub"}) | (
+            set(cell.metadata.get("tags", [])) - set(TAGS))
         if unknown:
             raise ValueError(f"{where}: unknown metadata {sorted(unknown)}; known tags: {TAGS}")
         try:
@@ -107,6 +107,15 @@ def load(folder: Path = SOURCES) -> dict[str, nbformat.NotebookNode]:
         masters[lang] = jupytext.read(path, fmt="md:myst")
         _check(masters[lang], path)
     return masters
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    def value(match: re.Match) -> str:
+        if match.group(1) not in values:
+            raise ValueError(f"unknown substitution {match.group(0)}; known: {sorted(values)}")
+        return values[match.group(1)].strip()
+
+    return _SUBSTITUTION.sub(value, text)
 
 
 def _cell_id(kind: str, lang: str, index: int, source: str) -> str:
@@ -140,7 +149,7 @@ def render(source: dict[str, nbformat.NotebookNode], kind: str, lang: str, *,
         stub = None if filled or kind == "solution" else cell.metadata.get("stub", default_stub)
         text = clear_solutions(cell.source, stub)
         if cell.cell_type == "markdown":
-            text = _SUBSTITUTION.sub(lambda m: substitutions[m.group(1)].strip(), text)
+            text = _substitute(text, substitutions)
             nb.cells.append(nbformat.v4.new_markdown_cell(text))
         else:
             if kind == "student":  # a marker for nbval, which never runs student notebooks
