@@ -1,6 +1,7 @@
 # d2l-tconv: two commands do everything (the environment is built on first use).
 #   make lab    set up .venv if needed, then open the notebooks in JupyterLab
 #   make test   set up .venv if needed, then lint and run every test and notebook
+# Maintainers: make notebooks (rebuild from the .md sources), make check, make lint, make test-fast.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
@@ -20,13 +21,16 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # pip on some machines prints one warning per missing local mirror folder; hide that noise only.
 PIP_FILTER := { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help env lab test bench notebooks clean
+.PHONY: help env lab test test-fast lint check bench notebooks clean
 
 help:
 	@echo "make lab    open the notebooks in JupyterLab (sets up $(VENV) on first use)"
 	@echo "make test   lint + unit/property/notebook/grader tests (sets up $(VENV) on first use)"
 	@echo "make bench  benchmark trans_conv and the matrix form against PyTorch"
 	@echo "make notebooks  rebuild and re-execute the notebooks from their sources (maintainers)"
+	@echo "make check      are the stored notebooks what their sources make? (runs nothing)"
+	@echo "make lint       ruff"
+	@echo "make test-fast  the tests not marked slow (no servers, no sandboxes)"
 
 env: $(STAMP) $(if $(wildcard $(MATH_DIR)/package.json),$(MATH_STAMP))
 
@@ -59,10 +63,20 @@ test: env
 bench: env
 	$(PY) benchmarks/bench_trans_conv.py
 
-# Maintainers: after editing tools/notebook_content.py or exercises/source/exercises.txt.
+test-fast: env
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" -rs $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check .
+
+# Maintainers: after editing notebooks/<lang>/transposed_conv.md or the exercise sources.
 notebooks: env
 	$(PY) tools/build_notebooks.py
 	$(PY) tools/build_exercises.py
+
+check: env
+	$(PY) tools/build_notebooks.py --check
+	$(PY) tools/build_exercises.py --check
 
 clean:
 	rm -rf $(VENV) $(MATH_DIR)/node_modules

@@ -47,3 +47,16 @@ def test_environment_report_names_versions_and_device():
     assert f"torch      {torch.__version__}" in text
     assert "d2l        1.0.3" in text
     assert text.splitlines()[-1].startswith("device     cpu")
+
+
+def test_environment_report_speaks_the_notebooks_language():
+    ja = environment.describe_environment("cpu", lang="ja")
+    en = environment.describe_environment("cpu")
+    assert ja.splitlines()[:-1] == en.splitlines()[:-1]  # versions: the same names
+    assert ja.splitlines()[-1].startswith("device     cpu (CUDA GPU が")
+    try:
+        environment.describe_environment("cpu", lang="fr")
+    except ValueError as err:
+        assert "lang" in str(err) and "'fr'" in str(err)
+    else:
+        raise AssertionError("lang='fr' was accepted")

@@ -2,6 +2,12 @@
 
 ``tools/build_notebooks.py`` (the section) and ``tools/build_exercises.py`` (the solutions)
 both store what this execution printed; nbval re-executes the notebooks in CI and compares.
+
+The notebook metadata is the one place that says which kernel a notebook asks for:
+:data:`KERNELSPEC` is what ``make env`` installs (``ipykernel install --name python3
+--display-name "Python 3 (d2l-tconv)"``), and ``language_info`` is what that kernel reports
+(with the interpreter's version), so JupyterLab finds nothing to change when it opens a
+notebook and does not mark it modified.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+# What the Makefile installs (tests/test_notebooks.py compares the two).
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (d2l-tconv)", "language": "python"}
+
 
 class CurrentInterpreterKernels(KernelSpecManager):
     """Every kernel name resolves to an IPython kernel of the interpreter running the build.
@@ -26,7 +35,7 @@ class CurrentInterpreterKernels(KernelSpecManager):
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         return KernelSpec(
             argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            display_name="Python 3",
+            display_name=KERNELSPEC["display_name"],
             language="python",
             resource_dir=tempfile.gettempdir(),
         )
@@ -37,7 +46,8 @@ def run_notebook(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 600
     """Run ``nb`` top to bottom in a fresh kernel with ``workdir`` as working directory.
 
     Stops at the first error. Execution timing metadata is not kept, so rebuilding a
-    notebook does not churn its diff.
+    notebook does not churn its diff. Afterwards ``nb.metadata`` holds :data:`KERNELSPEC`
+    and the ``language_info`` the kernel reported (as JupyterLab would write them).
     """
     km = KernelManager(kernel_name="python3", kernel_spec_manager=CurrentInterpreterKernels())
     env = dict(os.environ)
@@ -51,7 +61,8 @@ def run_notebook(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 600
         allow_errors=False,
         resources={"metadata": {"path": str(workdir)}},
     )
-    client.execute(env=env)
+    client.execute(env=env)  # also stores the kernel's language_info in nb.metadata
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     return nb
