@@ -419,3 +419,91 @@ def test_japanese_paragraphs_have_no_line_breaks_between_characters():
 def test_english_notebook_is_in_english():
     text = markdown("en").replace("[日本語]", "[]")
     assert not re.search(JA_CHAR, text)
+
+
+# --- wording: one term for one thing, in each language ---------------------------------------
+
+NBSP = "\u00a0"
+
+
+def test_japanese_uses_one_term_for_each_thing():
+    """足し込む (not 書き込む), 行列積 (not 行列の乗算), ピクセル (not 画素): the terms the
+    exercises use too."""
+    text = markdown("ja")
+    for chosen, avoided in (("足し込", "書き込"), ("行列積", "行列の乗算"), ("ピクセル", "画素")):
+        assert chosen in text, chosen
+        assert avoided not in text, avoided
+
+
+def test_japanese_marks_links_to_english_pages():
+    text = markdown("ja")
+    english = [m for m in re.finditer(r"\[([^\]]*)\]\((https?://[^)\s]+)\)(.{0,5})", text, re.S)
+               if re.match(r"https?://(discuss\.)?d2l\.ai/", m.group(2))]
+    assert len(english) >= 5
+    for m in english:
+        label, after = m.group(1), m.group(3)
+        assert "（英語）" in label or re.match("」?(（英語）|、英語）)", after), m.group(0)
+
+
+def test_japanese_punctuation_next_to_japanese_words():
+    """「開く：[日本語](…)・[English](…)」, not 「開く: … ・ …」."""
+    text = markdown("ja")
+    assert not re.search(f"{JA_CHAR}[:;,?!] ", text)
+    assert " ・ " not in text
+    assert "Colab で演習ノートブックを開く：[日本語](" in text
+
+
+def test_japanese_rewritten_sentences():
+    text = markdown("ja")
+    # the calque of the channel rule (cell "channels-text" and the summary), rewritten
+    assert "を出力し、出力チャネル数が" not in text
+    rule = "畳み込み層 $f$ に $\\mathsf{X}$ を入力したときの出力を $\\mathsf{Y}=f(\\mathsf{X})$ とします。"
+    assert rule in cell("ja", "channels-text").source and rule in cell("ja", "summary").source
+    # one parenthetical aside per sentence where two in a row were hard to parse
+    for sentence in cell("ja", "verify-text").source.split("。"):
+        assert sentence.count("（") <= 1, sentence
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_package_note_follows_the_cell_it_is_about(lang):
+    """"The high-level API gives the same result", then that cell, then the note on
+    d2l_tconv.trans_conv (not between the sentence and the cell)."""
+    ids = [c.id for c in load(lang).cells]
+    i = ids.index("in04-high-level-api")
+    assert ids[i - 1] == "high-level-text" and ids[i + 1] == "trans-conv-package-text"
+    assert "d2l_tconv" not in cell(lang, "high-level-text").source
+    assert "`d2l_tconv.trans_conv`" in cell(lang, "trans-conv-package-text").source
+
+
+BRITISH = (  # British spellings that d2l (US English) writes otherwise
+    r"\b(colour\w*|licence\w*|behaviour\w*|centre\w*|\w+isations?|grey|analys(e|ed|ing)"
+    r"|(initiali|normali|visuali|organi|summari|generali|recogni)s(e|ed|es|ing)"
+    r"|labell(ed|ing)|modell(ed|ing))\b"
+)
+
+
+def test_english_is_us_english_and_adapted():
+    text = markdown("en")
+    code_comments = "\n".join(line for c in cells("en", "code") for line in c.source.splitlines()
+                              if line.lstrip().startswith("#"))
+    for where in (text, code_comments):
+        assert not re.findall(BRITISH, where, flags=re.I)
+        assert not re.search(r"\bnon[- ]zero", where, flags=re.I)  # "nonzero", one word
+    assert "nonzero" in text
+    assert "adapted from section 14.10" in text and "translated" not in text
+
+
+def test_british_spelling_check_catches_them():
+    for word in ("colour", "licence", "initialised", "normalise", "labelled", "centre"):
+        assert re.search(BRITISH, f"a {word} here", flags=re.I), word
+    for word in ("color", "license", "initialized", "generalized", "raise", "otherwise"):
+        assert not re.search(BRITISH, f"a {word} here", flags=re.I), word
+
+
+@pytest.mark.parametrize(("lang", "word"), [("en", "Figure"), ("ja", "図")])
+def test_figure_numbers_stay_with_their_word(lang, word):
+    """A non-breaking space in "Figure 1": a line break never separates the word and number."""
+    text = markdown(lang)
+    assert not re.search(f"{word}[ \n]\\d", text)
+    for n in (1, 2):
+        assert f"[{word}{NBSP}{n}](#" in text and f"**{word}{NBSP}{n}:**" in text
