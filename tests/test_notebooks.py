@@ -150,7 +150,7 @@ def makefile_kernelspec() -> dict[str, str]:
 def test_metadata_is_what_jupyterlab_writes_on_open(lang):
     """JupyterLab copies the kernel's spec and language_info into an open notebook and marks
     it modified if they differ, so the stored ones must be what `make` installs."""
-    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.ipkernel import IPythonKernel  # what the kernel reports on start
 
     assert KERNELSPEC == makefile_kernelspec()
     metadata = load(lang).metadata

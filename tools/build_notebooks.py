@@ -28,7 +28,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-from notebook_exec import KERNELSPEC, run_notebook
+from notebook_exec import KERNELSPEC, kernel_metadata, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("ja", "en")
@@ -65,7 +65,7 @@ def read_source(path: Path) -> nbformat.NotebookNode:
 def build(lang: str) -> nbformat.NotebookNode:
     """The notebook of ``lang`` without outputs."""
     nb = read_source(source_path(lang))
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "colab": dict(COLAB_METADATA)}
+    nb.metadata = {**kernel_metadata(), "colab": dict(COLAB_METADATA)}
     nbformat.validate(nb)
     return nb
 

@@ -12,18 +12,28 @@ notebook and does not mark it modified.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
+from ipykernel.ipkernel import IPythonKernel
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 # What the Makefile installs (tests/test_notebooks.py compares the two).
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (d2l-tconv)", "language": "python"}
+
+
+def kernel_metadata() -> dict:
+    """``kernelspec`` and ``language_info`` as JupyterLab writes them into a notebook that it
+    runs with the kernel ``make`` installs (this interpreter's IPython kernel): every builder
+    stores these, executed or not, so that opening a notebook changes nothing."""
+    return {"kernelspec": dict(KERNELSPEC),
+            "language_info": copy.deepcopy(IPythonKernel.language_info)}
 
 
 class CurrentInterpreterKernels(KernelSpecManager):
@@ -46,8 +56,8 @@ def run_notebook(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 600
     """Run ``nb`` top to bottom in a fresh kernel with ``workdir`` as working directory.
 
     Stops at the first error. Execution timing metadata is not kept, so rebuilding a
-    notebook does not churn its diff. Afterwards ``nb.metadata`` holds :data:`KERNELSPEC`
-    and the ``language_info`` the kernel reported (as JupyterLab would write them).
+    notebook does not churn its diff. Afterwards ``nb.metadata`` holds
+    :func:`kernel_metadata` (what the kernel reported: nbclient stores it too).
     """
     km = KernelManager(kernel_name="python3", kernel_spec_manager=CurrentInterpreterKernels())
     env = dict(os.environ)
@@ -61,8 +71,8 @@ def run_notebook(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 600
         allow_errors=False,
         resources={"metadata": {"path": str(workdir)}},
     )
-    client.execute(env=env)  # also stores the kernel's language_info in nb.metadata
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    client.execute(env=env)
+    nb.metadata.update(kernel_metadata())
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     return nb
