@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ._col2im import columns_per_image, fold_trans_conv
+from ._phase_gemm import interleave, phase_kernel, phase_products, plan_cost, plan_dim
 from ._validation import (
     as_pair,
     check_output_padding,
@@ -92,48 +94,51 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
     return _trans_conv_4d(X, K, s, p, out_hw)
 
 
-def _trans_conv_4d(X, K, stride, padding, out_hw):
-    """The computation for validated ``X (N, C_in, H, W)`` and ``K (C_in, C_out, kh, kw)``.
+# Strategy choice, from measurements with make bench (see benchmarks/bench_trans_conv.py):
+# the phase decomposition (unfold + one product + interleave) wins on decoder layers; one product
+# plus F.fold (col2im) wins when the kernel is large next to the input (its columns are then far
+# smaller than the unfolded input). FOLD_ADVANTAGE is how much smaller they must be.
+FOLD_ADVANTAGE = 4
+# Workspace (unfolded input plus products) of one step, in values: at most twice the output, so
+# that the peak stays within about three times the output; tiny outputs may use this much.
+WORKSPACE_FLOOR = 1 << 20
 
-    1. One matrix product per group of kernel entries ``(a, b)``: ``products[n, j, c, y, x]`` is
-       input pixel ``(y, x)`` of image ``n`` times entry ``j`` of the group, summed over input
-       channels. (Groups reach 128 rows for an efficient product, but their products stay within
-       twice the output's size.)
-    2. Scatter-add. Along one dimension, input index ``i`` times kernel index ``a = m * s + r``
-       lands on the uncropped output index ``u = i * s + a = (i + m) * s + r``. The indices with
-       the same phase ``r = u mod s`` receive their contributions at unit spacing ``t = i + m``,
-       so each phase is accumulated in a dense buffer (contiguous adds, which are fast).
-    3. Interleave the phases into the output, cropping ``padding`` (output ``y`` is uncropped
-       ``u = y + padding``); rows added by ``output_padding`` that no input reaches stay zero.
-    """
+
+def _trans_conv_4d(X, K, stride, padding, out_hw):
+    """The computation for validated ``X (N, C_in, H, W)`` and ``K (C_in, C_out, kh, kw)``."""
     N, C_in, H, W = X.shape
     _, C_out, kh, kw = K.shape
     (sh, sw), (ph, pw), (oh, ow) = stride, padding, out_hw
-    # phases[r, q, :, :, t, v] is the uncropped output pixel (t * sh + r, v * sw + q)
-    th = max(H + _ceil_div(kh, sh) - 1, _ceil_div(oh + ph, sh))
-    tw = max(W + _ceil_div(kw, sw) - 1, _ceil_div(ow + pw, sw))
-    phases = X.new_zeros((sh, sw, N, C_out, th, tw))
-    K_rows = K.permute(2, 3, 1, 0).reshape(kh * kw * C_out, C_in)  # row (a * kw + b) * C_out + c
-    X_flat = X.reshape(N, C_in, H * W)
-    group = max(1, min(_ceil_div(128, C_out), 2 * oh * ow // (H * W)))
-    for start in range(0, kh * kw, group):
-        stop = min(start + group, kh * kw)
-        products = K_rows[start * C_out : stop * C_out] @ X_flat
-        products = products.view(N, stop - start, C_out, H, W)
-        for j, entry in enumerate(range(start, stop)):
-            (mh, r), (mw, q) = divmod(entry // kw, sh), divmod(entry % kw, sw)
-            phases[r, q, :, :, mh : mh + H, mw : mw + W].add_(products[:, j])
-        del products  # free it before the next group's product is made
+    plan_h = plan_dim(H, kh, sh, ph, oh)
+    plan_w = plan_dim(W, kw, sw, pw, ow)
+    if N == 0 or plan_h is None or plan_w is None:  # nothing reaches the output
+        connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
+        return X.new_zeros((N, C_out, oh, ow)) + connected
+    unfolded, products = plan_cost(plan_h, plan_w, C_in, C_out)
+    if FOLD_ADVANTAGE * columns_per_image(K.shape, (H, W)) < unfolded + products:
+        return fold_trans_conv(X, K, stride, padding, out_hw)
+    Wm = phase_kernel(K, plan_h, plan_w).contiguous()
+    per_row = (unfolded + products) // plan_h.grid  # workspace of one grid row of one image
+    budget = max(2 * N * C_out * oh * ow, WORKSPACE_FLOOR)
+    chunks = list(_chunks(N, plan_h.grid, per_row, budget))
+    if len(chunks) == 1 and (sh, sw) == (1, 1):  # stride 1: the products are the output
+        return phase_products(X, Wm, plan_h, plan_w).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow))
-    for y0 in range(min(sh, oh)):
-        t0, r = divmod(y0 + ph, sh)
-        rows = slice(t0, t0 + len(range(y0, oh, sh)))
-        for x0 in range(min(sw, ow)):
-            v0, q = divmod(x0 + pw, sw)
-            cols = slice(v0, v0 + len(range(x0, ow, sw)))
-            Y[:, :, y0::sh, x0::sw] = phases[r, q, :, :, rows, cols]
+    for (n0, n1), rows in chunks:
+        band = phase_products(X[n0:n1], Wm, plan_h, plan_w, rows)
+        interleave(Y[n0:n1], band, plan_h, plan_w, rows)
+        del band  # free it before the next chunk's
     return Y
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+def _chunks(N: int, grid_rows: int, per_row: int, budget: int):
+    """Batch ranges and grid-row bands whose workspace (``per_row`` per row) fits ``budget``."""
+    rows = max(1, budget // max(per_row, 1))
+    if rows >= grid_rows or N == 0:
+        images = max(1, rows // max(grid_rows, 1))
+        for n0 in range(0, max(N, 1), images):
+            yield (n0, min(N, n0 + images)), (0, grid_rows)
+        return
+    for n in range(N):
+        for g0 in range(0, grid_rows, rows):
+            yield (n, n + 1), (g0, min(grid_rows, g0 + rows))

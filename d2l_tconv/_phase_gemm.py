@@ -1,0 +1,199 @@
+"""Transposed convolution by phases: one input unfold, one matrix product, one interleave.
+
+Output row ``y`` of a transposed convolution with stride ``s`` and padding ``p`` only receives
+kernel rows ``a`` with ``a ≡ y + p (mod s)``: the rows of one *phase* form an ordinary (stride-1)
+correlation of the input with every ``s``-th kernel row (a "sub-pixel" convolution). This module
+computes all ``s_h x s_w`` phases at once:
+
+1. the ``n_h x n_w`` input window that any phase needs at each position of a small grid is copied
+   out of the (zero-padded) input, ``n = ceil(k / s)`` taps per dimension, often 1 or 2;
+2. one matrix product of the phase-kernel matrix ``(C_out * s_h * s_w, n_h * n_w * C_in)`` with
+   those columns gives every phase's output; all the multiply-adds of an output pixel happen in
+   that one product (so float16 / bfloat16 sums accumulate in the product's float32 accumulator);
+3. at most 3 x 3 strided copies interleave the phases into the output, whatever the stride.
+
+Grid and phases: along one dimension, output ``y`` is grid row ``g`` and phase ``rho`` with
+``y + c = g * s + rho`` (the *phase offset* ``c`` is chosen so that every phase reads its input
+window from the same grid row; the phases' windows differ by at most one row). The number of
+PyTorch operations does not depend on the stride or the kernel size; the memory is the copied
+windows plus the products (about the output's size). :func:`plan_cost` reports both so that the
+caller can choose this strategy or another, and how much of the batch to do at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ._gemm import matmul_nt
+
+
+@dataclass(frozen=True)
+class DimPlan:
+    """The phase decomposition of one spatial dimension (height or width).
+
+    Output ``y`` is grid row ``g`` and phase ``rho`` with ``y + phase_offset = g * stride + rho``.
+    The window of grid row ``g`` is padded-input rows ``g .. g + taps - 1``; ``pad`` is the
+    ``F.pad`` amount (before, after) of the input (negative crops). ``kernel_index[rho, e]`` is the
+    kernel row that window entry ``e`` meets in phase ``rho``, or ``kernel_size`` (a zero).
+    """
+
+    stride: int
+    out_size: int
+    kernel_size: int
+    taps: int
+    grid: int
+    phase_offset: int
+    pad: tuple[int, int]
+    kernel_index: torch.Tensor  # (stride, taps), int64
+
+
+def plan_dim(in_size: int, kernel_size: int, stride: int, padding: int, out_size: int) -> DimPlan:
+    """Plan one dimension; ``None`` when no kernel entry reaches any output index.
+
+    Uncropped output index ``u = y + padding``; input ``i`` times kernel entry ``a`` lands on
+    ``u = i * s + a``. With ``offset = (-padding) mod s`` and ``shift = ceil(padding / s)``, output
+    ``y = t * s + r`` receives input ``i = t + shift - m`` times kernel entry
+    ``a = m * s + r - offset`` for every ``m`` with ``0 <= a < k``, i.e. ``lo_r <= m <= hi_r``.
+    """
+    s, k = stride, kernel_size
+    offset, shift = (-padding) % s, -(-padding // s)
+    taps_of = {}  # phase r -> (lo, hi), for the phases that some output index has and k reaches
+    for r in range(min(s, out_size)):
+        lo, hi = (1 if r < offset else 0), (offset + k - 1 - r) // s
+        if lo <= hi:
+            taps_of[r] = (lo, hi)
+    if not taps_of:
+        return None
+    taps = max(hi - lo + 1 for lo, hi in taps_of.values())
+    # phase r's window at output t starts at input t + shift - hi_r; hi_r takes two values at most
+    base = min(shift - hi for _, hi in taps_of.values())
+    late = [r for r, (_, hi) in taps_of.items() if shift - hi - base == 1]  # window one row later
+    phase_offset = s - min(late) if late else 0
+    grid = -(-(out_size + phase_offset) // s)
+    before = -base
+    after = grid + taps - 1 - in_size - before
+    rows = []
+    for rho in range(s):
+        r = (rho - phase_offset) % s
+        # window entry e reads input g + base + e = t + shift - m, with g = t (+1 if rho < offset)
+        late_row = 1 if rho < phase_offset else 0
+        row = []
+        for e in range(taps):
+            m = shift - base - late_row - e
+            a = m * s + r - offset
+            row.append(a if 0 <= a < k else k)
+        rows.append(row)
+    return DimPlan(s, out_size, k, taps, grid, phase_offset, (before, after), torch.tensor(rows))
+
+
+def plan_cost(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int) -> tuple[int, int]:
+    """Per batch image: (values of the copied windows, values of the products)."""
+    positions = plan_h.grid * plan_w.grid
+    return (C_in * plan_h.taps * plan_w.taps * positions,
+            C_out * plan_h.stride * plan_w.stride * positions)
+
+
+def phase_kernel(K: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan) -> torch.Tensor:
+    """``K (C_in, C_out, kh, kw)`` as the ``(C_out * s_h * s_w, n_h * n_w * C_in)`` matrix.
+
+    Row ``(c, rho_h, rho_w)``, column ``(e_h, e_w, c_in)``: the kernel entry that window entry
+    ``(e_h, e_w)`` meets in that phase, or zero. When every phase has one tap in kernel order
+    (kernel size = stride, no padding), this is a view of ``K``.
+    """
+    C_in, C_out, kh, kw = K.shape
+    ih, iw = plan_h.kernel_index, plan_w.kernel_index
+    if _is_identity(ih, kh) and _is_identity(iw, kw):
+        return K.reshape(C_in, C_out * kh * kw).t()
+    (sh, nh), (sw, nw) = ih.shape, iw.shape
+    Kz = F.pad(K, (0, 1, 0, 1)).permute(1, 2, 3, 0).contiguous()  # (C_out, kh+1, kw+1, C_in)
+    W = Kz.index_select(1, ih.reshape(-1).to(K.device))
+    W = W.index_select(2, iw.reshape(-1).to(K.device))
+    W = W.view(C_out, sh, nh, sw, nw, C_in).permute(0, 1, 3, 2, 4, 5)
+    return W.reshape(C_out * sh * sw, nh * nw * C_in)
+
+
+def _is_identity(index: torch.Tensor, k: int) -> bool:
+    return index.shape == (k, 1) and bool((index[:, 0] == torch.arange(k)).all())
+
+
+def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
+                   rows: tuple[int, int] | None = None) -> torch.Tensor:
+    """Every phase's output on grid rows ``g0 <= g < g1``: ``(N, C_out, s_h, s_w, g1 - g0, grid_w)``.
+
+    ``X`` is ``(N, C_in, H, W)``; ``W`` is :func:`phase_kernel`'s matrix (contiguous); ``rows``
+    defaults to the whole grid. The windows of all images are the rows of one matrix
+    ``(N * positions, n_h * n_w * C_in)``, channels last, so one product serves the whole batch;
+    the result is a permuted view of the product ``(C_out * s_h * s_w, N * positions)``.
+    """
+    N, C_in = X.shape[:2]
+    g0, g1 = rows or (0, plan_h.grid)
+    (top, bottom), (left, right) = plan_h.pad, plan_w.pad
+    # padded row j is input row j - top; this band needs padded rows g0 .. g1 + taps - 1
+    top, bottom = top - g0, bottom - (plan_h.grid - g1)
+    X = _padded_channels_last(X, top, bottom, left, right)  # (N, Hp, Wp, C_in)
+    nh, nw = plan_h.taps, plan_w.taps
+    gh, gw = g1 - g0, plan_w.grid
+    # windows[n, g, h, c, e_h, e_w] is padded input (g + e_h, h + e_w): a view, no copy
+    windows = X.unfold(1, nh, 1).unfold(2, nw, 1)
+    patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
+    products = matmul_nt(W, patches).view(-1, plan_h.stride, plan_w.stride, N, gh, gw)
+    return products.permute(3, 0, 1, 2, 4, 5)
+
+
+def _padded_channels_last(X: torch.Tensor, top: int, bottom: int, left: int,
+                          right: int) -> torch.Tensor:
+    """``X (N, C, H, W)`` zero-padded (negative amounts crop) as ``(N, H', W', C)``."""
+    N, C, H, W = X.shape
+    X = X[:, :, max(0, -top):H - max(0, -bottom), max(0, -left):W - max(0, -right)]
+    top, bottom, left, right = (max(0, v) for v in (top, bottom, left, right))
+    inner = X.permute(0, 2, 3, 1)
+    if top == bottom == left == right == 0:
+        return inner
+    out = X.new_zeros((N, X.shape[2] + top + bottom, X.shape[3] + left + right, C))
+    out[:, top:top + X.shape[2], left:left + X.shape[3]] = inner
+    return out
+
+
+def _pieces(plan: DimPlan, rows: tuple[int, int]) -> list[tuple[int, int, int, int, int, int]]:
+    """Output rows of grid ``rows`` as pieces ``(y0, count, span, g0, rho0, rho1)``.
+
+    A piece is output rows ``y0 .. y0 + count * span`` viewed as ``(count, span)``: grid rows
+    ``g0 .. g0 + count``, phases ``rho0 .. rho1`` (``span = rho1 - rho0``). At most three: a
+    partial grid row at the start, whole grid rows, a partial one at the end.
+    """
+    s, c = plan.stride, plan.phase_offset
+    start, end = c, c + plan.out_size  # in grid coordinates g * s + rho
+    pieces = []
+    g = start // s
+    while g * s < end:
+        rho0, rho1 = max(start - g * s, 0), min(end - g * s, s)
+        if rho0 == 0 and rho1 == s:  # whole grid rows: as many as there are in one piece
+            count = min(end // s, rows[1]) - max(g, rows[0])
+            if count > 0:
+                g_first = max(g, rows[0])
+                pieces.append((g_first * s - c, count, s, g_first, 0, s))
+            g = max(g + 1, end // s)
+            continue
+        if rows[0] <= g < rows[1]:
+            pieces.append((g * s + rho0 - c, 1, rho1 - rho0, g, rho0, rho1))
+        g += 1
+    return pieces
+
+
+def interleave(Y: torch.Tensor, products: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
+               rows: tuple[int, int] | None = None) -> None:
+    """Copy ``products`` (grid ``rows``, from :func:`phase_products`) into their places in ``Y``.
+
+    ``Y`` is ``(N, C_out, oh, ow)``; output ``(y, x)`` is phase ``(rho_h, rho_w)`` of grid position
+    ``(g, h)`` with ``y + c_h = g * s_h + rho_h`` and ``x + c_w = h * s_w + rho_w``.
+    """
+    rows = rows or (0, plan_h.grid)
+    for y0, nt, span_h, g0, r0, r1 in _pieces(plan_h, rows):
+        for x0, nv, span_w, h0, q0, q1 in _pieces(plan_w, (0, plan_w.grid)):
+            dst = Y[:, :, y0:y0 + nt * span_h, x0:x0 + nv * span_w]
+            dst = dst.unflatten(2, (nt, span_h)).unflatten(4, (nv, span_w))
+            src = products[:, :, r0:r1, q0:q1, g0 - rows[0]:g0 - rows[0] + nt, h0:h0 + nv]
+            dst.copy_(src.permute(0, 1, 4, 2, 5, 3))
