@@ -1,11 +1,11 @@
-"""The one matrix product the transposed convolution needs: ``A @ B.T``, on the fastest kernel.
+"""The one matrix product the transposed convolution needs, on the fastest kernel at hand.
 
 On the CPU, PyTorch sends a float32 ``torch.matmul`` to MKL's SGEMM, while its convolutions run on
 oneDNN's own kernels. On CPUs where MKL takes a slower path (AMD processors: measured 2-2.5x
 slower on this project's machine, ``make bench`` prints both), that alone would make any
 matrix-product formulation lose to ``F.conv_transpose2d``. oneDNN's matrix product is reachable
 as ``torch.ops.mkldnn._linear_pointwise`` (the fused linear layer that ``torch.compile`` uses on
-the CPU): a plain ``A @ B.T``, no convolution. It is a private operator without autograd, so it is
+the CPU): a plain matrix product, no convolution. It is a private operator without autograd, so it is
 used only for float32 CPU tensors outside autograd, after a check at first use that it exists and
 agrees with ``torch.matmul``; everything else uses ``torch.matmul``.
 """
@@ -36,13 +36,15 @@ def onednn_available() -> bool:
     return _onednn_works
 
 
-def matmul_nt(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``A (m, k) @ B (n, k).T`` as a contiguous ``(m, n)`` tensor."""
+def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``A (m, k) @ B (k, n)`` as a contiguous ``(m, n)`` tensor."""
     needs_grad = torch.is_grad_enabled() and (A.requires_grad or B.requires_grad)
     if (USE_ONEDNN and A.device.type == "cpu" and A.dtype == torch.float32 and not needs_grad
             and onednn_available()):
-        return _onednn_linear(_row_major(A), _row_major(B))
-    return A @ B.t()
+        # oneDNN's linear computes input @ weight.T; B.T as the weight costs no copy here (oneDNN
+        # reorders its weight into its own blocked layout anyway)
+        return _onednn_linear(_row_major(A), _row_major(B).t())
+    return A @ B
 
 
 def _row_major(M: torch.Tensor) -> torch.Tensor:

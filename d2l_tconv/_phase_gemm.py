@@ -22,12 +22,13 @@ caller can choose this strategy or another, and how much of the batch to do at o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from ._gemm import matmul_nt
+from ._gemm import matmul
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,13 @@ class DimPlan:
     kernel_index: torch.Tensor  # (stride, taps), int64
 
 
-def plan_dim(in_size: int, kernel_size: int, stride: int, padding: int, out_size: int) -> DimPlan:
+@functools.lru_cache(maxsize=256)
+def plan_dim(in_size: int, kernel_size: int, stride: int, padding: int,
+             out_size: int) -> DimPlan | None:
     """Plan one dimension; ``None`` when no kernel entry reaches any output index.
+
+    A constant number of tensor operations, whatever the stride (phases are tensor entries), and
+    cached: a network calls the same layer shapes again and again. Treat the result as read-only.
 
     Uncropped output index ``u = y + padding``; input ``i`` times kernel entry ``a`` lands on
     ``u = i * s + a``. With ``offset = (-padding) mod s`` and ``shift = ceil(padding / s)``, output
@@ -60,33 +66,28 @@ def plan_dim(in_size: int, kernel_size: int, stride: int, padding: int, out_size
     """
     s, k = stride, kernel_size
     offset, shift = (-padding) % s, -(-padding // s)
-    taps_of = {}  # phase r -> (lo, hi), for the phases that some output index has and k reaches
-    for r in range(min(s, out_size)):
-        lo, hi = (1 if r < offset else 0), (offset + k - 1 - r) // s
-        if lo <= hi:
-            taps_of[r] = (lo, hi)
-    if not taps_of:
+    # every phase r that some output index has, at once (tensors: no Python loop over phases)
+    r = torch.arange(min(s, out_size))
+    lo, hi = (r < offset).long(), torch.div(offset + k - 1 - r, s, rounding_mode="floor")
+    reached = lo <= hi
+    if not bool(reached.any()):
         return None
-    taps = max(hi - lo + 1 for lo, hi in taps_of.values())
+    lo, hi, r = lo[reached], hi[reached], r[reached]
+    taps = int((hi - lo).max()) + 1
     # phase r's window at output t starts at input t + shift - hi_r; hi_r takes two values at most
-    base = min(shift - hi for _, hi in taps_of.values())
-    late = [r for r, (_, hi) in taps_of.items() if shift - hi - base == 1]  # window one row later
-    phase_offset = s - min(late) if late else 0
+    base = int((shift - hi).min())
+    late = r[shift - hi - base == 1]  # phases whose window starts one row later
+    phase_offset = s - int(late.min()) if len(late) else 0
     grid = -(-(out_size + phase_offset) // s)
     before = -base
     after = grid + taps - 1 - in_size - before
-    rows = []
-    for rho in range(s):
-        r = (rho - phase_offset) % s
-        # window entry e reads input g + base + e = t + shift - m, with g = t (+1 if rho < offset)
-        late_row = 1 if rho < phase_offset else 0
-        row = []
-        for e in range(taps):
-            m = shift - base - late_row - e
-            a = m * s + r - offset
-            row.append(a if 0 <= a < k else k)
-        rows.append(row)
-    return DimPlan(s, out_size, k, taps, grid, phase_offset, (before, after), torch.tensor(rows))
+    # kernel_index[rho, e]: window entry e of grid row g reads input g + base + e, which is
+    # t + shift - m for phase r = (rho - phase_offset) mod s, t = g - [rho < phase_offset]
+    rho, e = torch.arange(s)[:, None], torch.arange(taps)[None, :]
+    m = shift - base - (rho < phase_offset).long() - e
+    a = m * s + (rho - phase_offset) % s - offset
+    kernel_index = torch.where((a >= 0) & (a < k), a, k)
+    return DimPlan(s, out_size, k, taps, grid, phase_offset, (before, after), kernel_index)
 
 
 def plan_cost(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int) -> tuple[int, int]:
@@ -100,61 +101,45 @@ def phase_kernel(K: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan) -> torch.Ten
     """``K (C_in, C_out, kh, kw)`` as the ``(C_out * s_h * s_w, n_h * n_w * C_in)`` matrix.
 
     Row ``(c, rho_h, rho_w)``, column ``(e_h, e_w, c_in)``: the kernel entry that window entry
-    ``(e_h, e_w)`` meets in that phase, or zero. When every phase has one tap in kernel order
-    (kernel size = stride, no padding), this is a view of ``K``.
+    ``(e_h, e_w)`` meets in that phase, or zero. Built with one 2-D transpose (fast) and one
+    gather of contiguous ``C_in``-long rows.
     """
     C_in, C_out, kh, kw = K.shape
     ih, iw = plan_h.kernel_index, plan_w.kernel_index
-    if _is_identity(ih, kh) and _is_identity(iw, kw):
-        return K.reshape(C_in, C_out * kh * kw).t()
     (sh, nh), (sw, nw) = ih.shape, iw.shape
-    Kz = F.pad(K, (0, 1, 0, 1)).permute(1, 2, 3, 0).contiguous()  # (C_out, kh+1, kw+1, C_in)
-    W = Kz.index_select(1, ih.reshape(-1).to(K.device))
-    W = W.index_select(2, iw.reshape(-1).to(K.device))
-    W = W.view(C_out, sh, nh, sw, nw, C_in).permute(0, 1, 3, 2, 4, 5)
-    return W.reshape(C_out * sh * sw, nh * nw * C_in)
-
-
-def _is_identity(index: torch.Tensor, k: int) -> bool:
-    return index.shape == (k, 1) and bool((index[:, 0] == torch.arange(k)).all())
+    rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)
+    # gather entry (rho_h, rho_w, e_h, e_w): kernel entry (ih, iw), or the zero row kh * kw
+    ih, iw = ih[:, None, :, None], iw[None, :, None, :]
+    index = torch.where((ih == kh) | (iw == kw), kh * kw, ih * kw + iw).reshape(-1)
+    if bool((index == kh * kw).any()):
+        rows = torch.cat([rows, rows.new_zeros((C_out, 1, C_in))], dim=1)
+    W = rows.index_select(1, index.to(K.device))
+    return W.view(C_out * sh * sw, nh * nw * C_in)
 
 
 def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
                    rows: tuple[int, int] | None = None) -> torch.Tensor:
     """Every phase's output on grid rows ``g0 <= g < g1``: ``(N, C_out, s_h, s_w, g1 - g0, grid_w)``.
 
-    ``X`` is ``(N, C_in, H, W)``; ``W`` is :func:`phase_kernel`'s matrix (contiguous); ``rows``
-    defaults to the whole grid. The windows of all images are the rows of one matrix
-    ``(N * positions, n_h * n_w * C_in)``, channels last, so one product serves the whole batch;
-    the result is a permuted view of the product ``(C_out * s_h * s_w, N * positions)``.
+    ``X`` is ``(N, C_in, H, W)``; ``W`` is :func:`phase_kernel`'s matrix; ``rows`` defaults to the
+    whole grid. The windows of all images are the columns of one matrix
+    ``(n_h * n_w * C_in, N * positions)``, so one product serves the whole batch; the result is a
+    permuted view of that product ``(C_out * s_h * s_w, N * positions)``.
     """
     N, C_in = X.shape[:2]
     g0, g1 = rows or (0, plan_h.grid)
     (top, bottom), (left, right) = plan_h.pad, plan_w.pad
     # padded row j is input row j - top; this band needs padded rows g0 .. g1 + taps - 1
     top, bottom = top - g0, bottom - (plan_h.grid - g1)
-    X = _padded_channels_last(X, top, bottom, left, right)  # (N, Hp, Wp, C_in)
+    if (top, bottom, left, right) != (0, 0, 0, 0):
+        X = F.pad(X, (left, right, top, bottom))  # negative amounts crop
     nh, nw = plan_h.taps, plan_w.taps
     gh, gw = g1 - g0, plan_w.grid
-    # windows[n, g, h, c, e_h, e_w] is padded input (g + e_h, h + e_w): a view, no copy
-    windows = X.unfold(1, nh, 1).unfold(2, nw, 1)
-    patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
-    products = matmul_nt(W, patches).view(-1, plan_h.stride, plan_w.stride, N, gh, gw)
+    # windows[n, c, g, h, e_h, e_w] is padded input (g + e_h, h + e_w): a view, no copy
+    windows = X.unfold(2, nh, 1).unfold(3, nw, 1)
+    columns = windows.permute(4, 5, 1, 0, 2, 3).reshape(nh * nw * C_in, N * gh * gw)
+    products = matmul(W, columns).view(-1, plan_h.stride, plan_w.stride, N, gh, gw)
     return products.permute(3, 0, 1, 2, 4, 5)
-
-
-def _padded_channels_last(X: torch.Tensor, top: int, bottom: int, left: int,
-                          right: int) -> torch.Tensor:
-    """``X (N, C, H, W)`` zero-padded (negative amounts crop) as ``(N, H', W', C)``."""
-    N, C, H, W = X.shape
-    X = X[:, :, max(0, -top):H - max(0, -bottom), max(0, -left):W - max(0, -right)]
-    top, bottom, left, right = (max(0, v) for v in (top, bottom, left, right))
-    inner = X.permute(0, 2, 3, 1)
-    if top == bottom == left == right == 0:
-        return inner
-    out = X.new_zeros((N, X.shape[2] + top + bottom, X.shape[3] + left + right, C))
-    out[:, top:top + X.shape[2], left:left + X.shape[3]] = inner
-    return out
 
 
 def _pieces(plan: DimPlan, rows: tuple[int, int]) -> list[tuple[int, int, int, int, int, int]]:

@@ -117,7 +117,7 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     unfolded, products = plan_cost(plan_h, plan_w, C_in, C_out)
     if FOLD_ADVANTAGE * columns_per_image(K.shape, (H, W)) < unfolded + products:
         return fold_trans_conv(X, K, stride, padding, out_hw)
-    Wm = phase_kernel(K, plan_h, plan_w).contiguous()
+    Wm = phase_kernel(K, plan_h, plan_w)
     per_row = (unfolded + products) // plan_h.grid  # workspace of one grid row of one image
     budget = max(2 * N * C_out * oh * ow, WORKSPACE_FLOOR)
     chunks = list(_chunks(N, plan_h.grid, per_row, budget))
