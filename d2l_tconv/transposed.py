@@ -1,9 +1,16 @@
 """Transposed convolution from first principles: every input pixel broadcasts a kernel-sized patch.
 
 ``trans_conv_loop`` is the book's element-by-element code. ``trans_conv`` computes the same thing
-for batches, channels, strides and paddings, and agrees with PyTorch's ``F.conv_transpose2d``:
-matrix products give every input pixel times every kernel entry at once, and a scatter-add puts
-each product where it lands in the output.
+for batches, channels, strides and paddings, and agrees with PyTorch's ``F.conv_transpose2d``,
+with one matrix product and a bounded number of copies, whatever the stride or kernel size. It
+chooses, per shape, between two ways (a small cost model, from ``make bench``'s measurements):
+
+- by phases (:mod:`d2l_tconv._phase_gemm`): output rows ``y`` with the same ``y mod stride`` meet
+  every ``stride``-th kernel row, so each such phase is an ordinary convolution over a small input
+  window; one product computes all phases, and strided copies interleave them (decoder layers);
+- by columns (:mod:`d2l_tconv._col2im`): one product gives every input pixel times the whole
+  kernel, and ``F.fold`` (col2im) adds each patch where it lands (kernels large next to the input,
+  or smaller than the stride).
 """
 
 from __future__ import annotations
@@ -68,8 +75,12 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
         ``o = (i - 1) * stride - 2 * padding + k + output_padding`` (see
         :func:`d2l_tconv.trans_conv_output_shape`). Differentiable with respect to ``X`` and ``K``.
 
-    Cost: the same multiply-adds as ``F.conv_transpose2d``, done by matrix products; the extra
-    memory is about one to three times the output's size (``make bench`` measures both).
+    Cost: about the multiply-adds of ``F.conv_transpose2d``, in one matrix product per batch
+    chunk (float16 / bfloat16 sums accumulate in float32), and a number of PyTorch operations that
+    does not grow with the stride or the kernel size. Extra memory: at most about twice the
+    output's size (or 4 MiB for small outputs), in chunks of the batch or of output rows; a kernel
+    much larger than the input needs its product's columns, ``C_out * kh * kw`` values per input
+    pixel and image. ``make bench`` measures time and memory against PyTorch.
     """
     check_tensor(X, "X", _X_LAYOUTS)
     check_tensor(K, "K", _K_LAYOUTS)
@@ -95,13 +106,18 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
 
 
 # Strategy choice, from measurements with make bench (see benchmarks/bench_trans_conv.py):
-# the phase decomposition (unfold + one product + interleave) wins on decoder layers; one product
-# plus F.fold (col2im) wins when the kernel is large next to the input (its columns are then far
-# smaller than the unfolded input). FOLD_ADVANTAGE is how much smaller they must be.
+# the phase decomposition (window copy + one product + interleave) wins on decoder layers; one
+# product plus F.fold (col2im) wins when the kernel is large next to the input or smaller than the
+# stride (its columns are then far smaller than the copied windows plus the products).
+# FOLD_ADVANTAGE is how much smaller they must be.
 FOLD_ADVANTAGE = 4
-# Workspace (unfolded input plus products) of one step, in values: at most twice the output, so
-# that the peak stays within about three times the output; tiny outputs may use this much.
+# Workspace of one step (copied windows plus products, or F.fold's columns), in values: at most
+# WORKSPACE_PER_OUTPUT times the output, so that the peak stays within about three times the
+# output; small outputs may use up to WORKSPACE_FLOOR values (4 MiB in float32).
+WORKSPACE_PER_OUTPUT = 2
 WORKSPACE_FLOOR = 1 << 20
+# "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
+FORCE_STRATEGY: str | None = None
 
 
 def _trans_conv_4d(X, K, stride, padding, out_hw):
@@ -114,12 +130,22 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     if N == 0 or plan_h is None or plan_w is None:  # nothing reaches the output
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
+    budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
     unfolded, products = plan_cost(plan_h, plan_w, C_in, C_out)
-    if FOLD_ADVANTAGE * columns_per_image(K.shape, (H, W)) < unfolded + products:
-        return fold_trans_conv(X, K, stride, padding, out_hw)
+    columns = columns_per_image(K.shape, (H, W))
+    fold = FOLD_ADVANTAGE * columns < unfolded + products
+    if FORCE_STRATEGY is not None:
+        fold = FORCE_STRATEGY == "fold"
+    if fold:
+        images = max(1, budget // columns)
+        if images >= N:
+            return fold_trans_conv(X, K, stride, padding, out_hw)
+        Y = X.new_empty((N, C_out, oh, ow))
+        for n0 in range(0, N, images):
+            Y[n0:n0 + images] = fold_trans_conv(X[n0:n0 + images], K, stride, padding, out_hw)
+        return Y
     Wm = phase_kernel(K, plan_h, plan_w)
     per_row = (unfolded + products) // plan_h.grid  # workspace of one grid row of one image
-    budget = max(2 * N * C_out * oh * ow, WORKSPACE_FLOOR)
     chunks = list(_chunks(N, plan_h.grid, per_row, budget))
     if len(chunks) == 1 and (sh, sw) == (1, 1):  # stride 1: the products are the output
         return phase_products(X, Wm, plan_h, plan_w).reshape(N, C_out, oh, ow)
