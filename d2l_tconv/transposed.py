@@ -133,10 +133,7 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
     unfolded, products = plan_cost(plan_h, plan_w, C_in, C_out)
     columns = columns_per_image(K.shape, (H, W))
-    fold = FOLD_ADVANTAGE * columns < unfolded + products
-    if FORCE_STRATEGY is not None:
-        fold = FORCE_STRATEGY == "fold"
-    if fold:
+    if _strategy(unfolded + products, columns) == "fold":
         images = max(1, budget // columns)
         if images >= N:
             return fold_trans_conv(X, K, stride, padding, out_hw)
@@ -155,6 +152,33 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         interleave(Y[n0:n1], band, plan_h, plan_w, rows)
         del band  # free it before the next chunk's
     return Y
+
+
+def _strategy(phase_workspace: int, fold_columns: int) -> str:
+    """``"phase"`` or ``"fold"``, from the workspace each needs per image (the cost model)."""
+    if FORCE_STRATEGY is not None:
+        return FORCE_STRATEGY
+    return "fold" if FOLD_ADVANTAGE * fold_columns < phase_workspace else "phase"
+
+
+def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> str:
+    """Which strategy ``trans_conv`` uses for these shapes (for benchmarks and curious readers).
+
+    ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the output).
+    """
+    X = torch.empty(x_shape, device="meta")
+    K = torch.empty(k_shape, device="meta")
+    if X.ndim == 2:
+        X, K = X[None, None], K[None, None]
+    s, p = as_pair(stride, "stride", minimum=1), as_pair(padding, "padding", minimum=0)
+    a = as_pair(output_padding, "output_padding", minimum=0)
+    (oh, ow) = trans_conv_output_shape(tuple(X.shape[-2:]), tuple(K.shape[-2:]), s, p, a)
+    plan_h = plan_dim(X.shape[2], K.shape[2], s[0], p[0], oh)
+    plan_w = plan_dim(X.shape[3], K.shape[3], s[1], p[1], ow)
+    if plan_h is None or plan_w is None:
+        return "zeros"
+    unfolded, products = plan_cost(plan_h, plan_w, X.shape[1], K.shape[1])
+    return _strategy(unfolded + products, columns_per_image(K.shape, tuple(X.shape[-2:])))
 
 
 def _chunks(N: int, grid_rows: int, per_row: int, budget: int):
