@@ -36,19 +36,25 @@ def onednn_available() -> bool:
     return _onednn_works
 
 
-def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``A (m, k) @ B (k, n)`` as a contiguous ``(m, n)`` tensor."""
-    needs_grad = torch.is_grad_enabled() and (A.requires_grad or B.requires_grad)
+def matmul_nt(A: torch.Tensor, Bt: torch.Tensor) -> torch.Tensor:
+    """``A (m, k) @ Bt (n, k).T`` as a contiguous ``(m, n)`` tensor.
+
+    ``Bt`` may be row-major or a transposed view of a row-major ``(k, n)`` matrix: oneDNN reorders
+    its weight (``Bt``) into its own blocked layout anyway, so neither costs a copy here.
+    """
+    needs_grad = torch.is_grad_enabled() and (A.requires_grad or Bt.requires_grad)
     if (USE_ONEDNN and A.device.type == "cpu" and A.dtype == torch.float32 and not needs_grad
             and onednn_available()):
-        # oneDNN's linear computes input @ weight.T; B.T as the weight costs no copy here (oneDNN
-        # reorders its weight into its own blocked layout anyway)
-        return _onednn_linear(_row_major(A), _row_major(B).t())
-    return A @ B
+        return _onednn_linear(_plain(A, transposed_ok=False), _plain(Bt, transposed_ok=True))
+    return A @ Bt.t()
 
 
-def _row_major(M: torch.Tensor) -> torch.Tensor:
-    """``M`` with the exact strides ``(columns, 1)`` (oneDNN checks them even for size-1 dims)."""
-    if M.stride() == (M.shape[1], 1):
+def _plain(M: torch.Tensor, transposed_ok: bool) -> torch.Tensor:
+    """``M`` with exact row-major (or, if allowed, column-major) strides, copied only if needed.
+
+    oneDNN checks the strides even of size-1 dimensions, which PyTorch leaves arbitrary.
+    """
+    rows, cols = M.shape
+    if M.stride() == (cols, 1) or (transposed_ok and M.stride() == (1, rows)):
         return M
-    return M.clone(memory_format=torch.contiguous_format) if M.is_contiguous() else M.contiguous()
+    return M.clone(memory_format=torch.contiguous_format)
