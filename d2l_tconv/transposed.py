@@ -18,7 +18,15 @@ from __future__ import annotations
 import torch
 
 from ._col2im import columns_per_image, fold_trans_conv
-from ._phase_gemm import interleave, phase_kernel, phase_products, plan_cost, plan_dim
+from ._phase_gemm import (
+    covers_every_phase,
+    group_plans,
+    interleave,
+    phase_kernel,
+    phase_products,
+    plan_cost,
+    plan_dim,
+)
 from ._validation import (
     as_pair,
     check_output_padding,
@@ -131,9 +139,10 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
     budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
-    unfolded, products = plan_cost(plan_h, plan_w, C_in, C_out)
+    pairs = group_plans(plan_h, plan_w, C_in, C_out)
+    windows, products = plan_cost(pairs, C_in, C_out)
     columns = columns_per_image(K.shape, (H, W))
-    if _strategy(unfolded + products, columns) == "fold":
+    if _strategy(windows + products, columns) == "fold":
         images = max(1, budget // columns)
         if images >= N:
             return fold_trans_conv(X, K, stride, padding, out_hw)
@@ -141,16 +150,19 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         for n0 in range(0, N, images):
             Y[n0:n0 + images] = fold_trans_conv(X[n0:n0 + images], K, stride, padding, out_hw)
         return Y
-    Wm = phase_kernel(K, plan_h, plan_w)
-    per_row = (unfolded + products) // plan_h.grid  # workspace of one grid row of one image
+    kernels = [phase_kernel(K, ph_, pw_) for ph_, pw_ in pairs]
+    per_row = (windows + products) // plan_h.grid  # workspace of one grid row of one image
     chunks = list(_chunks(N, plan_h.grid, per_row, budget))
     if len(chunks) == 1 and (sh, sw) == (1, 1):  # stride 1: the products are the output
-        return phase_products(X, Wm, plan_h, plan_w).reshape(N, C_out, oh, ow)
-    Y = X.new_empty((N, C_out, oh, ow))
+        return phase_products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
+    one_product = len(pairs) == 1 and pairs[0][0] is plan_h and pairs[0][1] is plan_w
+    full = one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
+    Y = X.new_empty((N, C_out, oh, ow)) if full else X.new_zeros((N, C_out, oh, ow))
     for (n0, n1), rows in chunks:
-        band = phase_products(X[n0:n1], Wm, plan_h, plan_w, rows)
-        interleave(Y[n0:n1], band, plan_h, plan_w, rows)
-        del band  # free it before the next chunk's
+        for (ph_, pw_), Wm in zip(pairs, kernels, strict=True):
+            band = phase_products(X[n0:n1], Wm, ph_, pw_, rows)
+            interleave(Y[n0:n1], band, ph_, pw_, rows)
+            del band  # free it before the next one
     return Y
 
 
@@ -177,8 +189,9 @@ def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> st
     plan_w = plan_dim(X.shape[3], K.shape[3], s[1], p[1], ow)
     if plan_h is None or plan_w is None:
         return "zeros"
-    unfolded, products = plan_cost(plan_h, plan_w, X.shape[1], K.shape[1])
-    return _strategy(unfolded + products, columns_per_image(K.shape, tuple(X.shape[-2:])))
+    pairs = group_plans(plan_h, plan_w, X.shape[1], K.shape[1])
+    windows, products = plan_cost(pairs, X.shape[1], K.shape[1])
+    return _strategy(windows + products, columns_per_image(K.shape, tuple(X.shape[-2:])))
 
 
 def _chunks(N: int, grid_rows: int, per_row: int, budget: int):
