@@ -119,25 +119,26 @@ def _groups(kernel_index: torch.Tensor, k: int) -> tuple[tuple[int, int, int, in
                  if first[r0] < taps)
 
 
-# Separate products per phase group only when they save at least this many multiply-adds per
-# image (each extra product and its copies cost about 0.1 ms; measured on small layers, where a
+# Separate products per phase group only when they save at least this many multiply-adds in
+# all (each extra product and its copies cost about 0.1 ms; measured on small layers, where a
 # 3 x 3 kernel with stride 2 ran faster with one product that multiplies some zeros).
 MIN_SAVED_MULTIPLY_ADDS = 1 << 25
 
 
-def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int,
-                C_out: int) -> list[tuple[DimPlan, DimPlan]]:
+def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int,
+                images: int = 1) -> list[tuple[DimPlan, DimPlan]]:
     """The (height, width) plan pairs, one per matrix product.
 
     Either one product for all phases (zeros where a phase has fewer taps than the window), or one
-    per pair of phase groups (no zeros), whichever the multiply-adds saved make worth it.
+    per pair of phase groups (no zeros), whichever the multiply-adds saved (over ``images``
+    batch images) make worth it.
     """
     grouped = [(plan_h.restricted(*gh), plan_w.restricted(*gw))
                for gh in plan_h.groups for gw in plan_w.groups]
     if len(grouped) == 1:
         return grouped
     one = [(plan_h, plan_w)]
-    saved = multiply_adds(one, C_in, C_out) - multiply_adds(grouped, C_in, C_out)
+    saved = images * (multiply_adds(one, C_in, C_out) - multiply_adds(grouped, C_in, C_out))
     return grouped if saved >= MIN_SAVED_MULTIPLY_ADDS else one
 
 

@@ -139,7 +139,7 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
     budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
-    pairs = group_plans(plan_h, plan_w, C_in, C_out)
+    pairs = group_plans(plan_h, plan_w, C_in, C_out, N)
     windows, products = plan_cost(pairs, C_in, C_out)
     columns = columns_per_image(K.shape, (H, W))
     if _strategy(windows + products, columns) == "fold":
@@ -189,7 +189,7 @@ def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> st
     plan_w = plan_dim(X.shape[3], K.shape[3], s[1], p[1], ow)
     if plan_h is None or plan_w is None:
         return "zeros"
-    pairs = group_plans(plan_h, plan_w, X.shape[1], K.shape[1])
+    pairs = group_plans(plan_h, plan_w, X.shape[1], K.shape[1], X.shape[0])
     windows, products = plan_cost(pairs, X.shape[1], K.shape[1])
     return _strategy(windows + products, columns_per_image(K.shape, tuple(X.shape[-2:])))
 
