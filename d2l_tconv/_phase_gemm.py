@@ -120,9 +120,11 @@ def _groups(kernel_index: torch.Tensor, k: int) -> tuple[tuple[int, int, int, in
 
 
 # Separate products per phase group only when they save at least this many multiply-adds in
-# all (each extra product and its copies cost about 0.1 ms; measured on small layers, where a
-# 3 x 3 kernel with stride 2 ran faster with one product that multiplies some zeros).
-MIN_SAVED_MULTIPLY_ADDS = 1 << 25
+# all. Measured (CPU time, one thread): for a 3 x 3 kernel with stride 2 (9 of 16 multiply-adds
+# useful in one product), four products were slower than one for batches of 1, 4 and 16 images
+# (more, smaller products and copies), so this is high; below it, groups serve only to skip
+# phases that no kernel entry reaches (a kernel smaller than the stride), in one product.
+MIN_SAVED_MULTIPLY_ADDS = 1 << 34
 
 
 def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int,
