@@ -15,6 +15,8 @@ chooses, per shape, between two ways (a small cost model, from ``make bench``'s 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ._col2im import columns_per_image, fold_trans_conv
@@ -115,9 +117,9 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
 
 # Strategy choice, from measurements with make bench (see benchmarks/bench_trans_conv.py):
 # the phase decomposition (window copy + one product + interleave) wins on decoder layers; one
-# product plus F.fold (col2im) wins when the kernel is large next to the input or smaller than the
-# stride (its columns are then far smaller than the copied windows plus the products).
-# FOLD_ADVANTAGE is how much smaller they must be.
+# product plus F.fold (col2im) wins when the kernel is large next to the input (its columns are
+# then far smaller than the copied windows plus the products: FOLD_ADVANTAGE is how much smaller
+# they must be) or smaller than the stride.
 FOLD_ADVANTAGE = 4
 # Workspace of one step (copied windows plus products, or F.fold's columns), in values: at most
 # WORKSPACE_PER_OUTPUT times the output, so that the peak stays within about three times the
@@ -130,68 +132,78 @@ FORCE_STRATEGY: str | None = None
 
 def _trans_conv_4d(X, K, stride, padding, out_hw):
     """The computation for validated ``X (N, C_in, H, W)`` and ``K (C_in, C_out, kh, kw)``."""
-    N, C_in, H, W = X.shape
-    _, C_out, kh, kw = K.shape
-    (sh, sw), (ph, pw), (oh, ow) = stride, padding, out_hw
-    plan_h = plan_dim(H, kh, sh, ph, oh)
-    plan_w = plan_dim(W, kw, sw, pw, ow)
-    if N == 0 or plan_h is None or plan_w is None:  # nothing reaches the output
+    N, C_out, (oh, ow) = X.shape[0], K.shape[1], out_hw
+    plan = _plan(tuple(X.shape), tuple(K.shape), stride, padding, out_hw)
+    if plan.strategy == "zeros":  # nothing reaches the output
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
     budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
-    pairs = group_plans(plan_h, plan_w, C_in, C_out, N)
-    windows, products = plan_cost(pairs, C_in, C_out)
-    columns = columns_per_image(K.shape, (H, W))
-    if _strategy(windows + products, columns) == "fold":
-        images = max(1, budget // columns)
+    if plan.strategy == "fold":
+        images = max(1, budget // plan.fold_columns)
         if images >= N:
             return fold_trans_conv(X, K, stride, padding, out_hw)
         Y = X.new_empty((N, C_out, oh, ow))
         for n0 in range(0, N, images):
             Y[n0:n0 + images] = fold_trans_conv(X[n0:n0 + images], K, stride, padding, out_hw)
         return Y
-    kernels = [phase_kernel(K, ph_, pw_) for ph_, pw_ in pairs]
-    per_row = (windows + products) // plan_h.grid  # workspace of one grid row of one image
-    chunks = list(_chunks(N, plan_h.grid, per_row, budget))
-    if len(chunks) == 1 and (sh, sw) == (1, 1):  # stride 1: the products are the output
+    pairs = plan.pairs
+    kernels = [phase_kernel(K, plan_h, plan_w) for plan_h, plan_w in pairs]
+    per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
+    chunks = list(_chunks(N, pairs[0][0].grid, per_row, budget))
+    if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
         return phase_products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
-    one_product = len(pairs) == 1 and pairs[0][0] is plan_h and pairs[0][1] is plan_w
-    full = one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
-    Y = X.new_empty((N, C_out, oh, ow)) if full else X.new_zeros((N, C_out, oh, ow))
+    Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
     for (n0, n1), rows in chunks:
-        for (ph_, pw_), Wm in zip(pairs, kernels, strict=True):
-            band = phase_products(X[n0:n1], Wm, ph_, pw_, rows)
-            interleave(Y[n0:n1], band, ph_, pw_, rows)
+        for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
+            band = phase_products(X[n0:n1], W, plan_h, plan_w, rows)
+            interleave(Y[n0:n1], band, plan_h, plan_w, rows)
             del band  # free it before the next one
     return Y
 
 
-def _strategy(phase_workspace: int, fold_columns: int) -> str:
-    """``"phase"`` or ``"fold"``, from the workspace each needs per image (the cost model)."""
-    if FORCE_STRATEGY is not None:
-        return FORCE_STRATEGY
-    return "fold" if FOLD_ADVANTAGE * fold_columns < phase_workspace else "phase"
+@dataclass(frozen=True)
+class _Plan:
+    """How ``trans_conv`` computes one call: the strategy and what it needs."""
+
+    strategy: str  # "phase", "fold" or "zeros"
+    pairs: list = ()  # phase strategy: (height, width) DimPlan pair of each product
+    phase_workspace: int = 0  # per image: copied windows plus products
+    fold_columns: int = 0  # per image: the columns F.fold reads
+    covers_output: bool = True  # the products reach every output (else start from zeros)
+
+
+def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
+    """Choose the strategy by the cost model (workspace per image) and plan it."""
+    N, C_in, H, W = x_shape
+    _, C_out, kh, kw = k_shape
+    plan_h = plan_dim(H, kh, stride[0], padding[0], out_hw[0])
+    plan_w = plan_dim(W, kw, stride[1], padding[1], out_hw[1])
+    if N == 0 or plan_h is None or plan_w is None:
+        return _Plan("zeros")
+    pairs = group_plans(plan_h, plan_w, C_in, C_out, N)
+    windows, products = plan_cost(pairs, C_in, C_out)
+    columns = columns_per_image(k_shape, (H, W))
+    one_product = len(pairs) == 1 and pairs[0][0] is plan_h and pairs[0][1] is plan_w
+    covers = one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
+    # a kernel smaller than the stride (some outputs receive nothing): F.fold's columns are
+    # smaller than the output, and it was measured 4-5x faster there
+    fold = not covers or FOLD_ADVANTAGE * columns < windows + products
+    strategy = FORCE_STRATEGY or ("fold" if fold else "phase")
+    return _Plan(strategy, pairs, windows + products, columns, covers)
 
 
 def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> str:
     """Which strategy ``trans_conv`` uses for these shapes (for benchmarks and curious readers).
 
-    ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the output).
+    ``x_shape`` is ``(N, C_in, H, W)`` and ``k_shape`` ``(C_in, C_out, kh, kw)`` (or both 2-D).
+    Returns ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the output).
     """
-    X = torch.empty(x_shape, device="meta")
-    K = torch.empty(k_shape, device="meta")
-    if X.ndim == 2:
-        X, K = X[None, None], K[None, None]
+    if len(x_shape) == 2:
+        x_shape, k_shape = (1, 1, *x_shape), (1, 1, *k_shape)
     s, p = as_pair(stride, "stride", minimum=1), as_pair(padding, "padding", minimum=0)
     a = as_pair(output_padding, "output_padding", minimum=0)
-    (oh, ow) = trans_conv_output_shape(tuple(X.shape[-2:]), tuple(K.shape[-2:]), s, p, a)
-    plan_h = plan_dim(X.shape[2], K.shape[2], s[0], p[0], oh)
-    plan_w = plan_dim(X.shape[3], K.shape[3], s[1], p[1], ow)
-    if plan_h is None or plan_w is None:
-        return "zeros"
-    pairs = group_plans(plan_h, plan_w, X.shape[1], K.shape[1], X.shape[0])
-    windows, products = plan_cost(pairs, X.shape[1], K.shape[1])
-    return _strategy(windows + products, columns_per_image(K.shape, tuple(X.shape[-2:])))
+    out_hw = trans_conv_output_shape(tuple(x_shape[-2:]), tuple(k_shape[-2:]), s, p, a)
+    return _plan(tuple(x_shape), tuple(k_shape), s, p, out_hw).strategy
 
 
 def _chunks(N: int, grid_rows: int, per_row: int, budget: int):
