@@ -15,10 +15,12 @@ chooses, per shape, between two ways (a small cost model, from ``make bench``'s 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 
+from . import _phase_gemm
 from ._col2im import columns_per_image, fold_trans_conv
 from ._phase_gemm import (
     covers_every_phase,
@@ -173,7 +175,13 @@ class _Plan:
 
 
 def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
-    """Choose the strategy by the cost model (workspace per image) and plan it."""
+    """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
+    settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
+    return _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     N, C_in, H, W = x_shape
     _, C_out, kh, kw = k_shape
     plan_h = plan_dim(H, kh, stride[0], padding[0], out_hw[0])
