@@ -1,4 +1,4 @@
-"""Transposed convolution by phases: one input unfold, one matrix product, one interleave.
+"""Transposed convolution by phases: one window copy, one matrix product, one interleave.
 
 Output row ``y`` of a transposed convolution with stride ``s`` and padding ``p`` only receives
 kernel rows ``a`` with ``a ≡ y + p (mod s)``: the rows of one *phase* form an ordinary (stride-1)
@@ -8,16 +8,19 @@ computes all ``s_h x s_w`` phases at once:
 1. the ``n_h x n_w`` input window that any phase needs at each position of a small grid is copied
    out of the (zero-padded) input, ``n = ceil(k / s)`` taps per dimension, often 1 or 2;
 2. one matrix product of the phase-kernel matrix ``(C_out * s_h * s_w, n_h * n_w * C_in)`` with
-   those columns gives every phase's output; all the multiply-adds of an output pixel happen in
+   those windows gives every phase's output; all the multiply-adds of an output pixel happen in
    that one product (so float16 / bfloat16 sums accumulate in the product's float32 accumulator);
-3. at most 3 x 3 strided copies interleave the phases into the output, whatever the stride.
+3. strided copies interleave the phases into the output: at most 3 x 3 pieces, each one copy (or
+   one per phase, for at most 16 phases), whatever the stride.
 
 Grid and phases: along one dimension, output ``y`` is grid row ``g`` and phase ``rho`` with
 ``y + c = g * s + rho`` (the *phase offset* ``c`` is chosen so that every phase reads its input
-window from the same grid row; the phases' windows differ by at most one row). The number of
-PyTorch operations does not depend on the stride or the kernel size; the memory is the copied
-windows plus the products (about the output's size). :func:`plan_cost` reports both so that the
-caller can choose this strategy or another, and how much of the batch to do at once.
+window from the same grid row; the phases' windows differ by at most one row). Phases whose taps
+are fewer than the window can get products of their own (:func:`group_plans`), and phases that no
+kernel entry reaches are left out. The number of PyTorch operations does not depend on the stride
+or the kernel size; the memory is the copied windows plus the products (about the output's size).
+:func:`plan_cost` reports both so that the caller can choose this strategy or another, and how
+much of the batch to do at once.
 """
 
 from __future__ import annotations
