@@ -28,7 +28,7 @@ PIP_FILTER := { grep -v -E "is ignored: it is neither a file nor a directory" ||
 help:
 	@echo "make lab    open the notebooks in JupyterLab (sets up $(VENV) on first use)"
 	@echo "make test   lint + unit/property/notebook/grader tests (sets up $(VENV) on first use)"
-	@echo "make bench  benchmark trans_conv and the matrix form against PyTorch"
+	@echo "make bench  benchmark trans_conv against PyTorch (BENCH_ARGS=--quick), and the import time"
 	@echo "make notebooks  rebuild and re-execute the notebooks from their sources (maintainers)"
 	@echo "make check      are the stored notebooks what their sources make? (runs nothing)"
 	@echo "make lint       ruff"
@@ -58,11 +58,14 @@ lab: env
 test: env
 	@start=$$(date +%s); rc=0; \
 	echo "== ruff check"; $(VENV)/bin/ruff check . || rc=1; \
-	echo "== pytest"; $(PY) -m pytest -n $(JOBS) --dist loadfile -rs $(PYTEST_ARGS) || rc=1; \
+	echo "== pytest"; $(PY) -m pytest -n $(JOBS) --dist loadfile -rs --durations=10 $(PYTEST_ARGS) || rc=1; \
 	echo "== suite wall time: $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
 
+# BENCH_ARGS: e.g. --quick, --device cuda, --threads 1
+BENCH_ARGS ?=
 bench: env
-	$(PY) benchmarks/bench_trans_conv.py
+	$(PY) benchmarks/bench_trans_conv.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench_import.py
 
 test-fast: env
 	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" -rs $(PYTEST_ARGS)

@@ -1,154 +1,189 @@
-"""Benchmark: d2l_tconv's transposed convolution and matrix form against PyTorch's operators.
+"""Benchmark: d2l_tconv's trans_conv against PyTorch's F.conv_transpose2d on real decoder layers.
 
-Run with ``make bench`` or ``.venv/bin/python benchmarks/bench_trans_conv.py [--threads N]``.
+Run with ``make bench`` (``make bench BENCH_ARGS=--quick`` for a short run), or
+``.venv/bin/python benchmarks/bench_trans_conv.py [--quick] [--threads N] [--device cuda]``.
 
-Three tables, all float32:
+Sections (float32 unless said otherwise):
 
-1. ``trans_conv`` against ``F.conv_transpose2d`` (and the book's ``trans_conv_loop`` on small
-   2-D inputs) over growing sizes; the "medium" row is the case the README's target refers to.
-2. The convolution of one image as a dense and as a sparse matrix-vector product with
-   ``kernel2matrix``'s ``W``, against ``F.conv2d``.
-3. Peak memory of the medium case, as a multiple of the output's size.
+1. Decoder layers (U-Net, DCGAN, FCN, the book's FCN layer, ...): time per call of ``trans_conv``
+   and ``F.conv_transpose2d``, called alternately in interleaved rounds; per layer the ratio
+   (median of the per-round ratios; below 1 means trans_conv is faster) and its spread; then the
+   geometric mean of the ratios and the worst layer. Goal: geometric mean <= 0.9, no layer > 1.5.
+2. Pathological shapes of the old implementation (huge strides, huge kernels): ratio, and the
+   number of ATen operations of one call (bounded: it does not grow with stride or kernel size).
+   Goal: within 5x of PyTorch.
+3. bfloat16 / float16: relative error (L2) against a float64 reference computed from the same
+   rounded inputs, ours and PyTorch's. Goal: ours within 2x of PyTorch's.
+4. Peak memory of one call, as a multiple of the output's size. Goal: at most 3x.
+5. The convolution of one image as a dense / sparse matrix-vector product (kernel2matrix).
 
-Timing: ``torch.set_num_threads`` is fixed for the whole run; each function is warmed up, then the
-functions of one row are called in turn, round after round (so that a slow spell of a busy
-machine hits all of them alike). Times are medians over rounds; a ratio is the median of the
-per-round ratios. Nothing here asserts: the numbers are for reading.
+Timing is wall-clock time (``--clock cpu``: CPU time, with one thread, steadier when other
+programs share the cores) with ``torch.set_num_threads`` fixed for the whole run. Nothing here
+asserts: the numbers are for reading, and a busy machine shows up as spread.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import math
 import os
 import platform
 import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
+import _timing
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
-from d2l_tconv import kernel2matrix, trans_conv, trans_conv_loop  # noqa: E402
+from _timing import (  # noqa: E402
+    aten_operations,
+    interleaved,
+    ms,
+    noise_note,
+    peak_bytes,
+    ratios,
+    spread,
+    spread_text,
+    table,
+)
 
-TIME_PER_FUNCTION_S = 1.0  # measuring time per function and row, after warm-up
+from d2l_tconv import _gemm, kernel2matrix, trans_conv  # noqa: E402
+from d2l_tconv.transposed import strategy_name  # noqa: E402
 
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def compare(fns: dict[str, Callable[[], object]], device: torch.device) -> dict[str, list[float]]:
-    """Seconds per call of each function, measured in interleaved rounds after a warm-up."""
-    for fn in fns.values():  # warm-up: caches, allocator, oneDNN/cuDNN kernel choice
-        for _ in range(2):
-            fn()
-    sync(device)
-    start = time.perf_counter()
-    for fn in fns.values():
-        fn()
-    sync(device)
-    per_round = time.perf_counter() - start
-    rounds = max(5, min(150, int(TIME_PER_FUNCTION_S * len(fns) / max(per_round, 1e-9))))
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            sync(device)
-            t0 = time.perf_counter()
-            fn()
-            sync(device)
-            times[name].append(time.perf_counter() - t0)
-    return times
-
-
-def ms(samples: list[float]) -> str:
-    return f"{statistics.median(samples) * 1e3:9.3f}"
-
-
-def ratio(samples: list[float], baseline: list[float]) -> str:
-    return f"{statistics.median(a / b for a, b in zip(samples, baseline, strict=True)):7.2f}x"
-
-
-NOISY = 0.25  # spread above which a row is flagged
-
-
-def spread(*samples: list[float]) -> str:
-    """The largest interquartile range / median among ``samples``; ``!`` marks a noisy row."""
-    worst = 0.0
-    for s in samples:
-        q1, _, q3 = statistics.quantiles(s, n=4)
-        worst = max(worst, (q3 - q1) / statistics.median(s))
-    return f"{worst * 100:.0f}%" + (" !" if worst > NOISY else "")
-
-
-def noise_note() -> str:
-    return (f"(spread: interquartile range / median of the row's times, worst function; '!' marks "
-            f"rows above {NOISY:.0%}: the machine was busy, rerun for firmer numbers)")
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    """Print a table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-
-    def fmt(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-
-    print(f"\n{title}\n{fmt(header)}\n{'-' * len(fmt(header))}")
-    for r in rows:
-        print(fmt(r))
-
-
-# --- 1. trans_conv ------------------------------------------------------------------------------
-
-TRANS_CONV_CASES = [
-    # name, X shape, K shape, stride, padding
-    ("2-D 8x8 k2", (8, 8), (2, 2), 1, 0),
-    ("2-D 32x32 k3", (32, 32), (3, 3), 1, 0),
-    ("2-D 64x64 k4 s2 p1", (64, 64), (4, 4), 2, 1),
-    ("small  1x8->8 16x16 k3 p1", (1, 8, 16, 16), (8, 8, 3, 3), 1, 1),
-    ("medium 8x64->32 32x32 k4 s2 p1", (8, 64, 32, 32), (64, 32, 4, 4), 2, 1),
-    ("large  8x128->64 64x64 k4 s2 p1", (8, 128, 64, 64), (128, 64, 4, 4), 2, 1),
-    ("k5 s1 p2 8x32->32 32x32", (8, 32, 32, 32), (32, 32, 5, 5), 1, 2),
+# name, X shape, K shape (C_in, C_out, kh, kw), stride, padding, output_padding
+DECODER_LAYERS = [
+    ("U-Net up 512->256 16x16 k2 s2, N=4", (4, 512, 16, 16), (512, 256, 2, 2), 2, 0, 0),
+    ("U-Net up 256->128 32x32 k2 s2", (1, 256, 32, 32), (256, 128, 2, 2), 2, 0, 0),
+    ("U-Net up 128->64 64x64 k2 s2", (1, 128, 64, 64), (128, 64, 2, 2), 2, 0, 0),
+    ("U-Net up 64->32 128x128 k2 s2, N=2", (2, 64, 128, 128), (64, 32, 2, 2), 2, 0, 0),
+    ("DCGAN 256->128 8x8 k4 s2 p1, N=16", (16, 256, 8, 8), (256, 128, 4, 4), 2, 1, 0),
+    ("DCGAN 128->64 16x16 k4 s2 p1", (1, 128, 16, 16), (128, 64, 4, 4), 2, 1, 0),
+    ("decoder 64->64 32x32 k3 s1 p1, N=8", (8, 64, 32, 32), (64, 64, 3, 3), 1, 1, 0),
+    ("FCN 16->16 128x128 k4 s2 p1", (1, 16, 128, 128), (16, 16, 4, 4), 2, 1, 0),
+    ("book FCN 21->21 10x15 k64 s32 p16", (1, 21, 10, 15), (21, 21, 64, 64), 32, 16, 0),
+    # our additions: the ResNet-style k3 s2 upsampling, and a VAE decoder's last layer to RGB
+    ("ResNet up 64->32 32x32 k3 s2 p1 op1, N=4", (4, 64, 32, 32), (64, 32, 3, 3), 2, 1, 1),
+    ("VAE out 32->3 64x64 k4 s2 p1, N=8", (8, 32, 64, 64), (32, 3, 4, 4), 2, 1, 0),
 ]
-LOOP_MAX_PIXELS = 64 * 64  # the book's loop only on small 2-D inputs
+
+PATHOLOGICAL = [
+    ("2x2 input, 1x1 kernel, stride 256", (1, 1, 2, 2), (1, 1, 1, 1), 256, 0),
+    ("2x2 input, 1x1 kernel, stride 512", (1, 1, 2, 2), (1, 1, 1, 1), 512, 0),
+    ("2x2 input, 3x3 kernel, stride 512, p1", (1, 4, 2, 2), (4, 4, 3, 3), 512, 1),
+    ("16x16 input, 128x128 kernel", (1, 1, 16, 16), (1, 1, 128, 128), 1, 0),
+    ("8->8 ch 16x16 input, 128x128 kernel", (1, 8, 16, 16), (8, 8, 128, 128), 1, 0),
+]
+
+LOW_PRECISION = [
+    ("DCGAN 256->128 8x8 k4 s2 p1, N=4", (4, 256, 8, 8), (256, 128, 4, 4), 2, 1),
+    ("decoder 256->64 16x16 k3 s1 p1", (1, 256, 16, 16), (256, 64, 3, 3), 1, 1),
+    ("U-Net up 512->256 8x8 k2 s2", (1, 512, 8, 8), (512, 256, 2, 2), 2, 0),
+    ("book FCN 21->21 10x15 k64 s32 p16", (1, 21, 10, 15), (21, 21, 64, 64), 32, 16),
+    ("64->4 ch 3x4 input, 40x40 kernel", (1, 64, 3, 4), (64, 4, 40, 40), 1, 0),
+]
 
 
-def bench_trans_conv(device: torch.device) -> None:
-    rows = []
-    for name, x_shape, k_shape, s, p in TRANS_CONV_CASES:
-        X = torch.randn(x_shape, device=device)
-        K = torch.randn(k_shape, device=device)
-        X4, K4 = (X[None, None], K[None, None]) if X.ndim == 2 else (X, K)
-        fns = {
-            "torch": lambda X4=X4, K4=K4, s=s, p=p: F.conv_transpose2d(X4, K4, stride=s, padding=p),
-            "ours": lambda X=X, K=K, s=s, p=p: trans_conv(X, K, stride=s, padding=p),
-        }
-        with_loop = X.ndim == 2 and s == 1 and p == 0 and X.numel() <= LOOP_MAX_PIXELS
-        if with_loop:
-            fns["loop"] = lambda X=X, K=K: trans_conv_loop(X, K)
-        t = compare(fns, device)
-        loop = [ms(t["loop"]), ratio(t["loop"], t["torch"])] if with_loop else ["-", "-"]
-        rows.append([name, ms(t["ours"]), ms(t["torch"]), ratio(t["ours"], t["torch"]), *loop,
-                     spread(t["ours"], t["torch"])])
-    table("1. Transposed convolution (ms per call; ratio = time / F.conv_transpose2d's)",
-          ["case", "trans_conv", "F.conv_transpose2d", "ratio", "trans_conv_loop", "loop ratio",
-           "spread"], rows)
+def layer_inputs(x_shape, k_shape, device, dtype=torch.float32):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(x_shape, generator=g).to(device, dtype)
+    K = (torch.randn(k_shape, generator=g) / math.sqrt(k_shape[0] * k_shape[2] * k_shape[3]))
+    return X, K.to(device, dtype)
+
+
+def bench_decoder_layers(device: torch.device, seconds: float) -> None:
+    rows, logs = [], []
+    for name, x_shape, k_shape, s, p, a in DECODER_LAYERS:
+        X, K = layer_inputs(x_shape, k_shape, device)
+        hyper = {"stride": s, "padding": p, "output_padding": a}
+        t = interleaved({"ours": lambda X=X, K=K, h=hyper: trans_conv(X, K, **h),
+                         "torch": lambda X=X, K=K, h=hyper: F.conv_transpose2d(X, K, **h)},
+                        device, seconds)
+        r = ratios(t["ours"], t["torch"])
+        logs.append((name, math.log(statistics.median(r))))
+        rows.append([name, ms(t["ours"]), ms(t["torch"]), f"{statistics.median(r):.2f}x",
+                     spread_text(spread(r)), strategy_name(x_shape, k_shape, s, p, a)])
+    table("1. Decoder layers (ms per call; ratio = trans_conv's time / F.conv_transpose2d's, "
+          "below 1 = faster)",
+          ["layer", "trans_conv", "F.conv_transpose2d", "ratio", "spread", "strategy"], rows)
     print(noise_note())
+    geo = math.exp(sum(v for _, v in logs) / len(logs))
+    worst = max(logs, key=lambda item: item[1])
+    print(f"geometric mean of the ratios: {geo:.2f}x over {len(logs)} layers (goal <= 0.90x); "
+          f"worst layer: {worst[0]} at {math.exp(worst[1]):.2f}x (goal <= 1.50x)")
 
 
-# --- 2. the convolution as a matrix product -----------------------------------------------------
+def bench_pathological(device: torch.device, seconds: float) -> None:
+    rows = []
+    for name, x_shape, k_shape, s, p in PATHOLOGICAL:
+        X, K = layer_inputs(x_shape, k_shape, device)
+        t = interleaved({"ours": lambda X=X, K=K, s=s, p=p: trans_conv(X, K, stride=s, padding=p),
+                         "torch": lambda X=X, K=K, s=s, p=p: F.conv_transpose2d(X, K, stride=s,
+                                                                                padding=p)},
+                        device, seconds)
+        r = ratios(t["ours"], t["torch"])
+        operations = aten_operations(lambda X=X, K=K, s=s, p=p: trans_conv(X, K, stride=s,
+                                                                           padding=p))
+        rows.append([name, ms(t["ours"]), ms(t["torch"]), f"{statistics.median(r):.2f}x",
+                     spread_text(spread(r)), str(operations), strategy_name(x_shape, k_shape, s, p)])
+    table("2. Pathological shapes of the old code (ms per call; goal: ratio <= 5x; ATen "
+          "operations of one call, nested included, from torch.profiler)",
+          ["case", "trans_conv", "F.conv_transpose2d", "ratio", "spread", "operations",
+           "strategy"], rows)
+    print("(the old code took 2.1 s / 12.6 s at stride 256 / 512 and 1.8 s with a 128x128 kernel)")
+
+
+def relative_error(Y: torch.Tensor, reference: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(Y.double() - reference) /
+                 torch.linalg.vector_norm(reference))
+
+
+def bench_low_precision(device: torch.device) -> None:
+    rows = []
+    for name, x_shape, k_shape, s, p in LOW_PRECISION:
+        for dtype in (torch.bfloat16, torch.float16):
+            X, K = layer_inputs(x_shape, k_shape, device, dtype)
+            reference = F.conv_transpose2d(X.double(), K.double(), stride=s, padding=p)
+            ours = relative_error(trans_conv(X, K, stride=s, padding=p), reference)
+            theirs = relative_error(F.conv_transpose2d(X, K, stride=s, padding=p), reference)
+            rows.append([name, str(dtype).removeprefix("torch."), f"{ours:.2e}", f"{theirs:.2e}",
+                         f"{ours / theirs:.2f}x"])
+    table("3. Low precision: relative error ||Y - Y64|| / ||Y64||, Y64 = float64 result of the "
+          "same rounded inputs (goal: ratio <= 2x)",
+          ["layer", "dtype", "trans_conv", "F.conv_transpose2d", "ratio"], rows)
+
+
+def bench_memory(device: torch.device) -> None:
+    rows = []
+    for name, x_shape, k_shape, s, p, a in DECODER_LAYERS:
+        X, K = layer_inputs(x_shape, k_shape, device)
+        hyper = {"stride": s, "padding": p, "output_padding": a}
+        fns = {"ours": lambda X=X, K=K, h=hyper: trans_conv(X, K, **h),
+               "torch": lambda X=X, K=K, h=hyper: F.conv_transpose2d(X, K, **h)}
+        out_bytes = fns["torch"]().numel() * X.element_size()
+        row = [name, f"{out_bytes / 2**20:.2f}"]
+        for fn in fns.values():
+            fn()  # warm-up: one-time allocations are not part of a call's cost
+            peak = min(peak_bytes(fn, device) for _ in range(2))
+            row += [f"{peak / 2**20:.2f}", f"{peak / out_bytes:.2f}x"]
+        rows.append(row)
+    table("4. Peak memory of one call (MiB, and as a multiple of the output's size; goal <= 3x)",
+          ["layer", "output", "trans_conv", "/ output", "F.conv_transpose2d", "/ output"], rows)
+    how = ("torch.cuda.max_memory_allocated" if device.type == "cuda" else
+           "torch.profiler(profile_memory=True): peak of the running sum of the CPU allocator's "
+           "allocations and frees during the call, output included, inputs not; buffers oneDNN "
+           "or MKL allocate for themselves are not seen")
+    print(f"(measured with {how}; minimum of 2 calls)")
+
 
 MATRIX_SIZES = [8, 16, 32, 64, 128, 256]
 DENSE_MAX_BYTES = 256 * 2**20  # skip dense matrices above this in the benchmark
 
 
-def bench_matrix(device: torch.device) -> None:
+def bench_matrix(device: torch.device, seconds: float) -> None:
     rows = []
     K = torch.randn(3, 3, device=device)
     for n in MATRIX_SIZES:
@@ -167,113 +202,76 @@ def bench_matrix(device: torch.device) -> None:
         if dense_bytes <= DENSE_MAX_BYTES:
             W_dense = kernel2matrix(K, (n, n), padding=1)
             fns["dense"] = lambda W=W_dense, x=x: torch.mv(W, x)
-        t = compare(fns, device)
-        dense = ([ms(t["dense"]), ratio(t["dense"], t["torch"])] if "dense" in t
-                 else ["skipped", "-"])
-        rows.append([f"{n}x{n}", ms(t["torch"]), *dense, ms(t["coo"]), ratio(t["coo"], t["torch"]),
-                     ms(t["csr"]), ratio(t["csr"], t["torch"]), f"{dense_bytes / 2**20:.1f}",
-                     f"{W_coo._nnz() * (2 * 8 + 4) / 2**20:.2f}", f"{build_sparse * 1e3:.2f}",
-                     spread(*t.values())])
+        t = interleaved(fns, device, seconds)
+
+        def ratio(key: str, t=t) -> str:
+            return f"{statistics.median(ratios(t[key], t['torch'])):.2f}x"
+
+        dense = [ms(t["dense"]), ratio("dense")] if "dense" in t else ["skipped", "-"]
+        rows.append([f"{n}x{n}", ms(t["torch"]), *dense, ms(t["coo"]), ratio("coo"),
+                     ms(t["csr"]), ratio("csr"), f"{dense_bytes / 2**20:.1f}",
+                     f"{W_coo._nnz() * (2 * 8 + 4) / 2**20:.2f}", f"{build_sparse * 1e3:.2f}"])
         del fns
-    table("2. Convolution of one n x n image with a 3x3 kernel, padding 1, as W @ vec(X) "
+    table("5. Convolution of one n x n image with a 3x3 kernel, padding 1, as W @ vec(X) "
           "(ms per call; ratio = time / F.conv2d's)",
           ["input", "F.conv2d", "dense W@x", "ratio", "COO W@x", "ratio", "CSR W@x", "ratio",
-           "dense MiB", "COO MiB", "build ms", "spread"], rows)
+           "dense MiB", "COO MiB", "build ms"], rows)
     print(f"(dense W skipped above {DENSE_MAX_BYTES // 2**20} MiB; COO = kernel2matrix(..., "
           "sparse=True), CSR = its .to_sparse_csr(); build ms = kernel2matrix(..., sparse=True), "
           "not included in the products' times)")
-    print(noise_note())
 
 
-# --- 3. peak memory -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-    """Silence the profiler's C++ log lines (written straight to file descriptor 2)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def peak_bytes(fn: Callable[[], torch.Tensor], device: torch.device) -> int:
-    """Peak of the bytes held by allocations made while ``fn`` runs (its output included).
-
-    CUDA: ``torch.cuda.max_memory_allocated`` minus what was allocated before. CPU:
-    ``torch.profiler`` with ``profile_memory=True`` records every allocation and free of
-    PyTorch's CPU allocator; the running sum of those, in time order, peaks here. Buffers that a
-    BLAS library allocates for itself (e.g. MKL's packing) are not seen.
-    """
-    if device.type == "cuda":
-        sync(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-        out = fn()
-        sync(device)
-        peak = torch.cuda.max_memory_allocated(device) - before
-        del out
-        return peak
-    from torch.profiler import ProfilerActivity, profile
-
-    with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        out = fn()
-        del out
-    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
-                    if e.name() == "[memory]")
-    live = peak = 0
-    for _, n_bytes in events:
-        live += n_bytes
-        peak = max(peak, live)
-    return peak
-
-
-def bench_memory(device: torch.device) -> None:
-    rows = []
-    for name, x_shape, k_shape, s, p in TRANS_CONV_CASES:
-        if len(x_shape) != 4:
-            continue
-        X = torch.randn(x_shape, device=device)
-        K = torch.randn(k_shape, device=device)
-        fns = {"ours": lambda X=X, K=K, s=s, p=p: trans_conv(X, K, stride=s, padding=p),
-               "torch": lambda X=X, K=K, s=s, p=p: F.conv_transpose2d(X, K, stride=s, padding=p)}
-        out_bytes = fns["torch"]().numel() * X.element_size()
-        row = [name, f"{out_bytes / 2**20:.2f}"]
-        for fn in fns.values():
-            fn()  # warm-up: one-time allocations are not part of a call's cost
-            peak = min(peak_bytes(fn, device) for _ in range(3))
-            row += [f"{peak / 2**20:.2f}", f"{peak / out_bytes:.2f}x"]
-        rows.append(row)
-    table("3. Peak memory of one call (MiB, and as a multiple of the output's size)",
-          ["case", "output", "trans_conv", "/ output", "F.conv_transpose2d", "/ output"], rows)
-    how = ("torch.cuda.max_memory_allocated" if device.type == "cuda" else
-           "torch.profiler(profile_memory=True): peak of the running sum of the CPU allocator's "
-           "allocations and frees during the call, output included, inputs not")
-    print(f"(measured with {how}; minimum of 3 calls)")
+def describe_matmul(device: torch.device) -> str:
+    if device.type != "cpu":
+        return "torch.matmul"
+    if _gemm.USE_ONEDNN and _gemm.onednn_available():
+        return "oneDNN (torch.ops.mkldnn._linear_pointwise) for float32, torch.matmul otherwise"
+    return "torch.matmul"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=min(os.cpu_count() or 1, 8),
-                        help="torch.set_num_threads for the whole run (default: cores, at most 8)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch.set_num_threads for the whole run (default 2)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--quick", action="store_true",
+                        help="about 4x shorter: fewer rounds, no memory or matrix sections")
+    parser.add_argument("--matmul", choices=["auto", "torch"], default="auto",
+                        help="auto: oneDNN's matrix product on the CPU where available; torch: "
+                             "always torch.matmul (MKL on the CPU)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: wall-clock time (default); cpu: this process's CPU time, "
+                             "steadier on a busy machine (needs --threads 1, CPU only)")
     args = parser.parse_args()
+    if args.clock == "cpu":
+        if args.threads != 1 or args.device != "cpu":
+            parser.error("--clock cpu needs --threads 1 and --device cpu")
+        _timing.CLOCK = time.process_time
     torch.set_num_threads(args.threads)
+    _gemm.USE_ONEDNN = args.matmul == "auto"
     device = torch.device(args.device)
-    torch.manual_seed(0)
+    seconds = 0.5 if args.quick else 2.0  # per layer, both functions together
     start = time.perf_counter()
-    print(f"torch {torch.__version__}, Python {platform.python_version()}, {platform.machine()}, "
-          f"device {device}, torch.get_num_threads() = {torch.get_num_threads()}, float32")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    cpu = platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, Python {platform.python_version()}, {cpu}, "
+          f"{os.cpu_count()} cores, device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
+          + f", torch.get_num_threads() = {torch.get_num_threads()}, clock: {args.clock}")
+    print(f"trans_conv's matrix product: {describe_matmul(device)}")
+    if load:
+        print(f"load average before: {load[0]:.2f} (1 min), {load[1]:.2f} (5 min); above "
+              f"{os.cpu_count()} the cores are shared and times are noisy")
     with torch.inference_mode():
-        bench_trans_conv(device)
-        bench_matrix(device)
-    bench_memory(device)
-    print(f"\ntotal benchmark time: {time.perf_counter() - start:.1f} s")
+        bench_decoder_layers(device, seconds)
+        bench_pathological(device, seconds / 2)
+        bench_low_precision(device)
+        if not args.quick:
+            bench_memory(device)
+            bench_matrix(device, seconds / 4)
+    if load:
+        print(f"\nload average after: {os.getloadavg()[0]:.2f} (1 min)")
+    print(f"total benchmark time: {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":

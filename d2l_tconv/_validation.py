@@ -42,6 +42,11 @@ def as_pair(value: object, name: str, *, minimum: int) -> Pair:
     Each entry must be an int ``>= minimum`` (bools are rejected even though ``bool`` is a
     subclass of ``int``).
     """
+    if type(value) is int and value >= minimum:  # the common cases, checked fast
+        return (value, value)
+    if (type(value) is tuple and len(value) == 2 and type(value[0]) is int
+            and type(value[1]) is int and min(value) >= minimum):
+        return value
     expected = f"an int or a pair of ints >= {minimum}"
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         if len(value) != 2:

@@ -1,15 +1,36 @@
 """Transposed convolution from first principles: every input pixel broadcasts a kernel-sized patch.
 
 ``trans_conv_loop`` is the book's element-by-element code. ``trans_conv`` computes the same thing
-for batches, channels, strides and paddings, and agrees with PyTorch's ``F.conv_transpose2d``:
-matrix products give every input pixel times every kernel entry at once, and a scatter-add puts
-each product where it lands in the output.
+for batches, channels, strides and paddings, and agrees with PyTorch's ``F.conv_transpose2d``,
+with one matrix product and a bounded number of copies, whatever the stride or kernel size. It
+chooses, per shape, between two ways (a small cost model, from ``make bench``'s measurements):
+
+- by phases (:mod:`d2l_tconv._phase_gemm`): output rows ``y`` with the same ``y mod stride`` meet
+  every ``stride``-th kernel row, so each such phase is an ordinary convolution over a small input
+  window; one product computes all phases, and strided copies interleave them (decoder layers);
+- by columns (:mod:`d2l_tconv._col2im`): one product gives every input pixel times the whole
+  kernel, and ``F.fold`` (col2im) adds each patch where it lands (kernels large next to the input,
+  or smaller than the stride).
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import torch
 
+from . import _phase_gemm
+from ._col2im import columns_per_image, fold_trans_conv
+from ._phase_gemm import (
+    covers_every_phase,
+    group_plans,
+    interleave,
+    phase_kernel,
+    phase_products,
+    plan_cost,
+    plan_dim,
+)
 from ._validation import (
     as_pair,
     check_output_padding,
@@ -66,8 +87,12 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
         ``o = (i - 1) * stride - 2 * padding + k + output_padding`` (see
         :func:`d2l_tconv.trans_conv_output_shape`). Differentiable with respect to ``X`` and ``K``.
 
-    Cost: the same multiply-adds as ``F.conv_transpose2d``, done by matrix products; the extra
-    memory is about one to three times the output's size (``make bench`` measures both).
+    Cost: about the multiply-adds of ``F.conv_transpose2d``, in one matrix product per batch
+    chunk (float16 / bfloat16 sums accumulate in float32), and a number of PyTorch operations that
+    does not grow with the stride or the kernel size. Extra memory: at most about twice the
+    output's size (or 4 MiB for small outputs), in chunks of the batch or of output rows; a kernel
+    much larger than the input needs its product's columns, ``C_out * kh * kw`` values per input
+    pixel and image. ``make bench`` measures time and memory against PyTorch.
     """
     check_tensor(X, "X", _X_LAYOUTS)
     check_tensor(K, "K", _K_LAYOUTS)
@@ -92,48 +117,111 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
     return _trans_conv_4d(X, K, s, p, out_hw)
 
 
-def _trans_conv_4d(X, K, stride, padding, out_hw):
-    """The computation for validated ``X (N, C_in, H, W)`` and ``K (C_in, C_out, kh, kw)``.
+# Strategy choice, from measurements with make bench (see benchmarks/bench_trans_conv.py):
+# the phase decomposition (window copy + one product + interleave) wins on decoder layers; one
+# product plus F.fold (col2im) wins when the kernel is large next to the input (its columns are
+# then far smaller than the copied windows plus the products: FOLD_ADVANTAGE is how much smaller
+# they must be) or smaller than the stride.
+FOLD_ADVANTAGE = 4
+# Workspace of one step (copied windows plus products, or F.fold's columns), in values: at most
+# WORKSPACE_PER_OUTPUT times the output, so that the peak stays within about three times the
+# output; small outputs may use up to WORKSPACE_FLOOR values (4 MiB in float32).
+WORKSPACE_PER_OUTPUT = 2
+WORKSPACE_FLOOR = 1 << 20
+# "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
+FORCE_STRATEGY: str | None = None
 
-    1. One matrix product per group of kernel entries ``(a, b)``: ``products[n, j, c, y, x]`` is
-       input pixel ``(y, x)`` of image ``n`` times entry ``j`` of the group, summed over input
-       channels. (Groups reach 128 rows for an efficient product, but their products stay within
-       twice the output's size.)
-    2. Scatter-add. Along one dimension, input index ``i`` times kernel index ``a = m * s + r``
-       lands on the uncropped output index ``u = i * s + a = (i + m) * s + r``. The indices with
-       the same phase ``r = u mod s`` receive their contributions at unit spacing ``t = i + m``,
-       so each phase is accumulated in a dense buffer (contiguous adds, which are fast).
-    3. Interleave the phases into the output, cropping ``padding`` (output ``y`` is uncropped
-       ``u = y + padding``); rows added by ``output_padding`` that no input reaches stay zero.
-    """
-    N, C_in, H, W = X.shape
-    _, C_out, kh, kw = K.shape
-    (sh, sw), (ph, pw), (oh, ow) = stride, padding, out_hw
-    # phases[r, q, :, :, t, v] is the uncropped output pixel (t * sh + r, v * sw + q)
-    th = max(H + _ceil_div(kh, sh) - 1, _ceil_div(oh + ph, sh))
-    tw = max(W + _ceil_div(kw, sw) - 1, _ceil_div(ow + pw, sw))
-    phases = X.new_zeros((sh, sw, N, C_out, th, tw))
-    K_rows = K.permute(2, 3, 1, 0).reshape(kh * kw * C_out, C_in)  # row (a * kw + b) * C_out + c
-    X_flat = X.reshape(N, C_in, H * W)
-    group = max(1, min(_ceil_div(128, C_out), 2 * oh * ow // (H * W)))
-    for start in range(0, kh * kw, group):
-        stop = min(start + group, kh * kw)
-        products = K_rows[start * C_out : stop * C_out] @ X_flat
-        products = products.view(N, stop - start, C_out, H, W)
-        for j, entry in enumerate(range(start, stop)):
-            (mh, r), (mw, q) = divmod(entry // kw, sh), divmod(entry % kw, sw)
-            phases[r, q, :, :, mh : mh + H, mw : mw + W].add_(products[:, j])
-        del products  # free it before the next group's product is made
-    Y = X.new_empty((N, C_out, oh, ow))
-    for y0 in range(min(sh, oh)):
-        t0, r = divmod(y0 + ph, sh)
-        rows = slice(t0, t0 + len(range(y0, oh, sh)))
-        for x0 in range(min(sw, ow)):
-            v0, q = divmod(x0 + pw, sw)
-            cols = slice(v0, v0 + len(range(x0, ow, sw)))
-            Y[:, :, y0::sh, x0::sw] = phases[r, q, :, :, rows, cols]
+
+def _trans_conv_4d(X, K, stride, padding, out_hw):
+    """The computation for validated ``X (N, C_in, H, W)`` and ``K (C_in, C_out, kh, kw)``."""
+    N, C_out, (oh, ow) = X.shape[0], K.shape[1], out_hw
+    plan = _plan(tuple(X.shape), tuple(K.shape), stride, padding, out_hw)
+    if plan.strategy == "zeros":  # nothing reaches the output
+        connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
+        return X.new_zeros((N, C_out, oh, ow)) + connected
+    budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
+    if plan.strategy == "fold":
+        images = max(1, budget // plan.fold_columns)
+        if images >= N:
+            return fold_trans_conv(X, K, stride, padding, out_hw)
+        Y = X.new_empty((N, C_out, oh, ow))
+        for n0 in range(0, N, images):
+            Y[n0:n0 + images] = fold_trans_conv(X[n0:n0 + images], K, stride, padding, out_hw)
+        return Y
+    pairs = plan.pairs
+    kernels = [phase_kernel(K, plan_h, plan_w) for plan_h, plan_w in pairs]
+    per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
+    chunks = list(_chunks(N, pairs[0][0].grid, per_row, budget))
+    if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
+        return phase_products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
+    Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
+    for (n0, n1), rows in chunks:
+        for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
+            band = phase_products(X[n0:n1], W, plan_h, plan_w, rows)
+            interleave(Y[n0:n1], band, plan_h, plan_w, rows)
+            del band  # free it before the next one
     return Y
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+@dataclass(frozen=True)
+class _Plan:
+    """How ``trans_conv`` computes one call: the strategy and what it needs."""
+
+    strategy: str  # "phase", "fold" or "zeros"
+    pairs: list = ()  # phase strategy: (height, width) DimPlan pair of each product
+    phase_workspace: int = 0  # per image: copied windows plus products
+    fold_columns: int = 0  # per image: the columns F.fold reads
+    covers_output: bool = True  # the products reach every output (else start from zeros)
+
+
+def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
+    """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
+    settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
+    return _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
+    N, C_in, H, W = x_shape
+    _, C_out, kh, kw = k_shape
+    plan_h = plan_dim(H, kh, stride[0], padding[0], out_hw[0])
+    plan_w = plan_dim(W, kw, stride[1], padding[1], out_hw[1])
+    if N == 0 or plan_h is None or plan_w is None:
+        return _Plan("zeros")
+    pairs = group_plans(plan_h, plan_w, C_in, C_out, N)
+    windows, products = plan_cost(pairs, C_in, C_out)
+    columns = columns_per_image(k_shape, (H, W))
+    one_product = len(pairs) == 1 and pairs[0][0] is plan_h and pairs[0][1] is plan_w
+    covers = one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
+    # a kernel smaller than the stride (some outputs receive nothing): F.fold's columns are
+    # smaller than the output, and it was measured 4-5x faster there
+    fold = not covers or FOLD_ADVANTAGE * columns < windows + products
+    strategy = FORCE_STRATEGY or ("fold" if fold else "phase")
+    return _Plan(strategy, pairs, windows + products, columns, covers)
+
+
+def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> str:
+    """Which strategy ``trans_conv`` uses for these shapes (for benchmarks and curious readers).
+
+    ``x_shape`` is ``(N, C_in, H, W)`` and ``k_shape`` ``(C_in, C_out, kh, kw)`` (or both 2-D).
+    Returns ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the output).
+    """
+    if len(x_shape) == 2:
+        x_shape, k_shape = (1, 1, *x_shape), (1, 1, *k_shape)
+    s, p = as_pair(stride, "stride", minimum=1), as_pair(padding, "padding", minimum=0)
+    a = as_pair(output_padding, "output_padding", minimum=0)
+    out_hw = trans_conv_output_shape(tuple(x_shape[-2:]), tuple(k_shape[-2:]), s, p, a)
+    return _plan(tuple(x_shape), tuple(k_shape), s, p, out_hw).strategy
+
+
+def _chunks(N: int, grid_rows: int, per_row: int, budget: int):
+    """Batch ranges and grid-row bands whose workspace (``per_row`` per row) fits ``budget``."""
+    rows = max(1, budget // max(per_row, 1))
+    if rows >= grid_rows or N == 0:
+        images = max(1, rows // max(grid_rows, 1))
+        for n0 in range(0, max(N, 1), images):
+            yield (n0, min(N, n0 + images)), (0, grid_rows)
+        return
+    for n in range(N):
+        for g0 in range(0, grid_rows, rows):
+            yield (n, n + 1), (g0, min(grid_rows, g0 + rows))

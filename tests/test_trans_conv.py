@@ -1,18 +1,28 @@
 """trans_conv and trans_conv_loop against F.conv_transpose2d, and as the gradient of F.conv2d.
 
 Inputs hold small integers in float tensors, so every sum is exact and results are compared with
-``torch.equal``; random real-valued inputs (float64) are compared with ``assert_close``.
+``torch.equal``; random real-valued inputs (float64) are compared with ``assert_close``. Both of
+trans_conv's strategies are tested on their own (forced), whole and in chunks; the pathological
+shapes of the old code (huge strides, huge kernels) are checked to take a bounded number of
+PyTorch operations (counted with torch.profiler, never timed); float16 / bfloat16 results are
+compared with PyTorch's own error against a float64 reference.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from torch.profiler import ProfilerActivity, profile
 from torch.testing import assert_close
 
-from d2l_tconv import trans_conv, trans_conv_loop
+from d2l_tconv import _gemm, _phase_gemm, trans_conv, trans_conv_loop, transposed
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -178,3 +188,145 @@ def test_meta_tensors_stay_on_meta():
     Y = trans_conv(X, K, **hyper)
     assert Y.device.type == "meta"
     assert Y.shape == F.conv_transpose2d(X, K, **hyper).shape
+
+
+# --- both strategies, chunked or not -------------------------------------------------------------
+
+STRATEGY_SETTINGS = settings(SETTINGS, max_examples=25)
+STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") or _phase_gemm
+    "phase": {"FORCE_STRATEGY": "phase"},
+    "phase, one product per phase group": {"FORCE_STRATEGY": "phase",
+                                           "_phase_gemm.MIN_SAVED_MULTIPLY_ADDS": 0},
+    "phase, one grid row per step": {"FORCE_STRATEGY": "phase", "WORKSPACE_PER_OUTPUT": 0,
+                                     "WORKSPACE_FLOOR": 1},
+    "fold": {"FORCE_STRATEGY": "fold"},
+    "fold, one image per step": {"FORCE_STRATEGY": "fold", "WORKSPACE_PER_OUTPUT": 0,
+                                 "WORKSPACE_FLOOR": 1},
+}
+
+
+@pytest.fixture(params=list(STRATEGIES))
+def strategy(request, monkeypatch):
+    """Run the test with one strategy of trans_conv forced (and its workspace limited)."""
+    for name, value in STRATEGIES[request.param].items():
+        module, _, attribute = name.rpartition(".")
+        monkeypatch.setattr(_phase_gemm if module == "_phase_gemm" else transposed, attribute,
+                            value)
+    return request.param
+
+
+@STRATEGY_SETTINGS
+@given(case=tconv_cases(), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_each_strategy_matches_conv_transpose2d(device, strategy, case, dtype):
+    X = with_layout(ints(case["x_shape"], case["seed"], device, dtype), case["layout"])
+    K = with_layout(ints(case["k_shape"], case["seed"] + 1, device, dtype), case["layout"])
+    assert torch.equal(trans_conv(X, K, **hyper(case)), F.conv_transpose2d(X, K, **hyper(case)))
+
+
+@STRATEGY_SETTINGS
+@given(case=tconv_cases())
+def test_each_strategy_has_pytorchs_gradients(device, strategy, case):
+    X = ints(case["x_shape"], case["seed"], device, torch.float64).requires_grad_()
+    K = ints(case["k_shape"], case["seed"] + 1, device, torch.float64).requires_grad_()
+    expected = F.conv_transpose2d(X, K, **hyper(case))
+    G = ints(expected.shape, case["seed"] + 2, device, torch.float64)
+    ours = torch.autograd.grad(trans_conv(X, K, **hyper(case)), (X, K), G)
+    theirs = torch.autograd.grad(expected, (X, K), G)
+    assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+
+
+@pytest.mark.parametrize("use_onednn", [True, False])
+def test_cpu_matrix_product_backends_agree(monkeypatch, use_onednn):
+    """trans_conv's CPU float32 product runs on oneDNN where it exists, else torch.matmul."""
+    monkeypatch.setattr(_gemm, "USE_ONEDNN", use_onednn)
+    g = torch.Generator().manual_seed(0)
+    X, K = torch.randn(3, 16, 7, 9, generator=g), torch.randn(16, 8, 4, 3, generator=g)
+    with torch.no_grad():
+        Y = trans_conv(X, K, stride=(2, 3), padding=1, output_padding=(1, 0))
+    assert_close(Y, F.conv_transpose2d(X, K, stride=(2, 3), padding=1, output_padding=(1, 0)))
+
+
+# --- no pathological shapes: the number of PyTorch operations does not grow ----------------------
+
+MAX_OPERATIONS = 1000  # aten operations of one call, nested included (about 30 to 800 now)
+
+
+def aten_operations(fn) -> int:
+    """How many ATen operations (profiler events ``aten::...``, nested included) ``fn()`` runs."""
+    with quiet_profiler(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(1 for event in prof.events() if event.name.startswith("aten::"))
+
+
+@contextlib.contextmanager
+def quiet_profiler():
+    """Hide the profiler's start/stop log lines (written by C++ straight to stderr)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+KERNEL_SIZES = {"1": lambda stride: 1, "3": lambda stride: 3,
+                "stride + 1": lambda stride: min(128, stride + 1)}
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("kernel", list(KERNEL_SIZES))
+def test_large_strides_take_a_bounded_number_of_operations(kernel, padding):
+    """The old code looped over stride**2 phases: stride 512 took 12.6 s (PyTorch: 0.5 ms)."""
+    X = torch.randn(1, 2, 2, 2)
+    counts = {}
+    for stride in (2, 32, 512):
+        k = KERNEL_SIZES[kernel](stride)
+        K = torch.randn(2, 3, k, k)
+        counts[stride] = aten_operations(lambda K=K, s=stride: trans_conv(X, K, stride=s,
+                                                                          padding=padding))
+    assert max(counts.values()) <= MAX_OPERATIONS, counts
+    assert counts[512] <= counts[32] + 40, counts  # no growth with the stride
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_large_kernels_take_a_bounded_number_of_operations(stride):
+    """The old code looped over the kernel entries: 128 x 128 took 1.8 s (PyTorch: 25 ms)."""
+    X = torch.randn(1, 2, 6, 5)
+    counts = {k: aten_operations(lambda k=k: trans_conv(X, torch.randn(2, 3, k, k), stride=stride))
+              for k in (4, 32, 128)}
+    assert max(counts.values()) <= MAX_OPERATIONS, counts
+    assert counts[128] <= counts[32] + 40, counts
+
+
+# --- float16 / bfloat16: sums accumulate in float32 ----------------------------------------------
+
+LOW_PRECISION_CASES = [
+    # X shape, K shape, stride, padding: many input channels, so long sums per output pixel
+    ((2, 512, 6, 6), (512, 8, 4, 4), 2, 1),  # phases
+    ((2, 256, 9, 9), (256, 8, 3, 3), 1, 1),  # stride 1
+    ((1, 64, 3, 4), (64, 4, 40, 40), 1, 0),  # F.fold (kernel large next to the input)
+    ((1, 21, 5, 6), (21, 21, 64, 64), 32, 16),  # the book's FCN layer, smaller
+]
+
+
+def relative_error(Y: torch.Tensor, reference: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(Y.double() - reference) /
+                 torch.linalg.vector_norm(reference))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("case", LOW_PRECISION_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}")
+def test_low_precision_error_is_within_twice_pytorchs(device, dtype, case):
+    """Error against float64 (same rounded inputs) at most twice F.conv_transpose2d's own."""
+    x_shape, k_shape, s, p = case
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(x_shape, generator=g).to(device, dtype)
+    K = (torch.randn(k_shape, generator=g) / k_shape[0] ** 0.5).to(device, dtype)
+    reference = F.conv_transpose2d(X.double(), K.double(), stride=s, padding=p)
+    ours = trans_conv(X, K, stride=s, padding=p)
+    theirs = F.conv_transpose2d(X, K, stride=s, padding=p)
+    assert ours.dtype == dtype
+    assert relative_error(ours, reference) <= 2 * relative_error(theirs, reference) + 1e-7

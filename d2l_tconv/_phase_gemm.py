@@ -1,0 +1,297 @@
+"""Transposed convolution by phases: one window copy, one matrix product, one interleave.
+
+Output row ``y`` of a transposed convolution with stride ``s`` and padding ``p`` only receives
+kernel rows ``a`` with ``a ≡ y + p (mod s)``: the rows of one *phase* form an ordinary (stride-1)
+correlation of the input with every ``s``-th kernel row (a "sub-pixel" convolution). This module
+computes all ``s_h x s_w`` phases at once:
+
+1. the ``n_h x n_w`` input window that any phase needs at each position of a small grid is copied
+   out of the (zero-padded) input, ``n = ceil(k / s)`` taps per dimension, often 1 or 2;
+2. one matrix product of the phase-kernel matrix ``(C_out * s_h * s_w, n_h * n_w * C_in)`` with
+   those windows gives every phase's output; all the multiply-adds of an output pixel happen in
+   that one product (so float16 / bfloat16 sums accumulate in the product's float32 accumulator);
+3. strided copies interleave the phases into the output: at most 3 x 3 pieces, each one copy (or
+   one per phase, for at most 16 phases), whatever the stride.
+
+Grid and phases: along one dimension, output ``y`` is grid row ``g`` and phase ``rho`` with
+``y + c = g * s + rho`` (the *phase offset* ``c`` is chosen so that every phase reads its input
+window from the same grid row; the phases' windows differ by at most one row). Phases whose taps
+are fewer than the window can get products of their own (:func:`group_plans`), and phases that no
+kernel entry reaches are left out. The number of PyTorch operations does not depend on the stride
+or the kernel size; the memory is the copied windows plus the products (about the output's size).
+:func:`plan_cost` reports both so that the caller can choose this strategy or another, and how
+much of the batch to do at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ._gemm import matmul_nt
+
+
+@dataclass(frozen=True, eq=False)
+class DimPlan:
+    """The phase decomposition of one spatial dimension (height or width).
+
+    Output ``y`` is grid row ``g`` and phase ``rho`` with ``y + phase_offset = g * stride + rho``.
+    The window of grid row ``g`` is padded-input rows ``g .. g + taps - 1``; ``pad`` is the
+    ``F.pad`` amount (before, after) of the input (negative crops). ``kernel_index[rho, e]`` is the
+    kernel row that window entry ``e`` meets in phase ``rho``, or ``kernel_size`` (a zero).
+    """
+
+    stride: int
+    out_size: int
+    kernel_size: int
+    taps: int
+    grid: int
+    phase_offset: int
+    pad: tuple[int, int]
+    kernel_index: torch.Tensor  # (phases, taps), int64
+    phases: tuple[int, int] = (0, 0)  # this plan's phases rho0 <= rho < rho1 (all: (0, stride))
+    groups: tuple[tuple[int, int, int, int], ...] = ()  # see plan_groups
+
+    def restricted(self, rho0: int, rho1: int, e0: int, e1: int) -> DimPlan:
+        """The same plan for phases ``rho0 .. rho1`` and window entries ``e0 .. e1`` only."""
+        index = self.kernel_index[rho0 - self.phases[0]:rho1 - self.phases[0], e0:e1]
+        return DimPlan(self.stride, self.out_size, self.kernel_size, e1 - e0, self.grid,
+                       self.phase_offset, (self.pad[0] - e0, self.pad[1] - (self.taps - e1)),
+                       index, (rho0, rho1))
+
+
+@functools.lru_cache(maxsize=256)
+def plan_dim(in_size: int, kernel_size: int, stride: int, padding: int,
+             out_size: int) -> DimPlan | None:
+    """Plan one dimension; ``None`` when no kernel entry reaches any output index.
+
+    A constant number of tensor operations, whatever the stride (phases are tensor entries), and
+    cached: a network calls the same layer shapes again and again. Treat the result as read-only.
+
+    Uncropped output index ``u = y + padding``; input ``i`` times kernel entry ``a`` lands on
+    ``u = i * s + a``. With ``offset = (-padding) mod s`` and ``shift = ceil(padding / s)``, output
+    ``y = t * s + r`` receives input ``i = t + shift - m`` times kernel entry
+    ``a = m * s + r - offset`` for every ``m`` with ``0 <= a < k``, i.e. ``lo_r <= m <= hi_r``.
+    """
+    s, k = stride, kernel_size
+    offset, shift = (-padding) % s, -(-padding // s)
+    # every phase r that some output index has, at once (tensors: no Python loop over phases)
+    r = torch.arange(min(s, out_size))
+    lo, hi = (r < offset).long(), torch.div(offset + k - 1 - r, s, rounding_mode="floor")
+    reached = lo <= hi
+    if not bool(reached.any()):
+        return None
+    lo, hi, r = lo[reached], hi[reached], r[reached]
+    taps = int((hi - lo).max()) + 1
+    # phase r's window at output t starts at input t + shift - hi_r; hi_r takes two values at most
+    base = int((shift - hi).min())
+    late = r[shift - hi - base == 1]  # phases whose window starts one row later
+    phase_offset = s - int(late.min()) if len(late) else 0
+    grid = -(-(out_size + phase_offset) // s)
+    before = -base
+    after = grid + taps - 1 - in_size - before
+    # kernel_index[rho, e]: window entry e of grid row g reads input g + base + e, which is
+    # t + shift - m for phase r = (rho - phase_offset) mod s, t = g - [rho < phase_offset]
+    rho, e = torch.arange(s)[:, None], torch.arange(taps)[None, :]
+    m = shift - base - (rho < phase_offset).long() - e
+    a = m * s + (rho - phase_offset) % s - offset
+    kernel_index = torch.where((a >= 0) & (a < k), a, k)
+    return DimPlan(s, out_size, k, taps, grid, phase_offset, (before, after), kernel_index,
+                   (0, s), _groups(kernel_index, k))
+
+
+def _groups(kernel_index: torch.Tensor, k: int) -> tuple[tuple[int, int, int, int], ...]:
+    """Runs of consecutive phases that use the same window entries: ``(rho0, rho1, e0, e1)``.
+
+    A phase uses a contiguous range of window entries (its taps); phases whose range is shorter
+    than the window get their own product, so that no multiply-add is spent on a zero (a 3 x 3
+    kernel with stride 2 would otherwise do 16 instead of 9 per four outputs). Phases that no
+    kernel entry reaches are left out. A handful of runs, found with tensor operations.
+    """
+    used = kernel_index < k
+    taps = used.shape[1]
+    first = torch.where(used.any(1), used.long().argmax(1), taps)
+    last = torch.where(used.any(1), taps - used.flip(1).long().argmax(1), taps)
+    key = first * (taps + 1) + last
+    starts = [0, *(torch.nonzero(key[1:] != key[:-1]).flatten() + 1).tolist()]
+    ends = [*starts[1:], len(key)]
+    return tuple((r0, r1, int(first[r0]), int(last[r0])) for r0, r1 in zip(starts, ends, strict=True)
+                 if first[r0] < taps)
+
+
+# Separate products per phase group only when they save at least this many multiply-adds in
+# all. Measured (CPU time, one thread): for a 3 x 3 kernel with stride 2 (9 of 16 multiply-adds
+# useful in one product), four products were slower than one for batches of 1, 4 and 16 images
+# (more, smaller products and copies), so this is high; below it, groups serve only to skip
+# phases that no kernel entry reaches (a kernel smaller than the stride), in one product.
+MIN_SAVED_MULTIPLY_ADDS = 1 << 34
+
+
+def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int,
+                images: int = 1) -> list[tuple[DimPlan, DimPlan]]:
+    """The (height, width) plan pairs, one per matrix product.
+
+    Either one product for all phases (zeros where a phase has fewer taps than the window), or one
+    per pair of phase groups (no zeros), whichever the multiply-adds saved (over ``images``
+    batch images) make worth it.
+    """
+    grouped = [(plan_h.restricted(*gh), plan_w.restricted(*gw))
+               for gh in plan_h.groups for gw in plan_w.groups]
+    if len(grouped) == 1:
+        return grouped
+    one = [(plan_h, plan_w)]
+    saved = images * (multiply_adds(one, C_in, C_out) - multiply_adds(grouped, C_in, C_out))
+    return grouped if saved >= MIN_SAVED_MULTIPLY_ADDS else one
+
+
+def multiply_adds(pairs: list[tuple[DimPlan, DimPlan]], C_in: int, C_out: int) -> int:
+    """Multiply-adds of the products of ``pairs``, per batch image."""
+    return sum(C_out * _count(ph) * _count(pw) * C_in * ph.taps * pw.taps * ph.grid * pw.grid
+               for ph, pw in pairs)
+
+
+def covers_every_phase(plan: DimPlan) -> bool:
+    """Whether the groups cover all phases (else some outputs receive nothing and stay zero)."""
+    return sum(r1 - r0 for r0, r1, _, _ in plan.groups) == plan.stride
+
+
+def plan_cost(pairs: list[tuple[DimPlan, DimPlan]], C_in: int, C_out: int) -> tuple[int, int]:
+    """Per batch image, over the products of ``pairs``: (values of the windows, of the products)."""
+    windows = products = 0
+    for plan_h, plan_w in pairs:
+        positions = plan_h.grid * plan_w.grid
+        windows += C_in * plan_h.taps * plan_w.taps * positions
+        products += C_out * _count(plan_h) * _count(plan_w) * positions
+    return windows, products
+
+
+def _count(plan: DimPlan) -> int:
+    return plan.phases[1] - plan.phases[0]
+
+
+def phase_kernel(K: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan) -> torch.Tensor:
+    """``K (C_in, C_out, kh, kw)`` as the ``(C_out * s_h * s_w, n_h * n_w * C_in)`` matrix.
+
+    Row ``(c, rho_h, rho_w)``, column ``(e_h, e_w, c_in)``: the kernel entry that window entry
+    ``(e_h, e_w)`` meets in that phase, or zero. Built with one 2-D transpose (fast) and one
+    gather of contiguous ``C_in``-long rows.
+    """
+    C_in, C_out, kh, kw = K.shape
+    ih, iw = plan_h.kernel_index, plan_w.kernel_index
+    (sh, nh), (sw, nw) = ih.shape, iw.shape
+    rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)
+    # gather entry (rho_h, rho_w, e_h, e_w): kernel entry (ih, iw), or the zero row kh * kw
+    ih, iw = ih[:, None, :, None], iw[None, :, None, :]
+    index = torch.where((ih == kh) | (iw == kw), kh * kw, ih * kw + iw).reshape(-1)
+    if bool((index == kh * kw).any()):
+        rows = torch.cat([rows, rows.new_zeros((C_out, 1, C_in))], dim=1)
+    W = rows.index_select(1, index.to(K.device))
+    return W.view(C_out * sh * sw, nh * nw * C_in)
+
+
+def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
+                   rows: tuple[int, int] | None = None) -> torch.Tensor:
+    """Every phase's output on grid rows ``g0 <= g < g1``: ``(N, C_out, s_h, s_w, g1 - g0, grid_w)``.
+
+    ``X`` is ``(N, C_in, H, W)``; ``W`` is :func:`phase_kernel`'s matrix; ``rows`` defaults to the
+    whole grid. The windows of all images are the columns of one matrix
+    ``(n_h * n_w * C_in, N * positions)``, so one product serves the whole batch; the result is a
+    permuted view of that product ``(C_out * s_h * s_w, N * positions)``.
+    """
+    N, C_in = X.shape[:2]
+    g0, g1 = rows or (0, plan_h.grid)
+    (top, bottom), (left, right) = plan_h.pad, plan_w.pad
+    # padded row j is input row j - top; this band needs padded rows g0 .. g1 + taps - 1
+    top, bottom = top - g0, bottom - (plan_h.grid - g1)
+    if (top, bottom, left, right) != (0, 0, 0, 0):
+        X = F.pad(X, (left, right, top, bottom))  # negative amounts crop
+    nh, nw = plan_h.taps, plan_w.taps
+    gh, gw = g1 - g0, plan_w.grid
+    if gw >= CHANNELS_FIRST_MIN_WIDTH:
+        # windows[n, c, g, h, e_h, e_w] is padded input (g + e_h, h + e_w): a view, no copy;
+        # the copy runs along grid rows of gw values
+        windows = X.unfold(2, nh, 1).unfold(3, nw, 1)
+        columns = windows.permute(4, 5, 1, 0, 2, 3).reshape(nh * nw * C_in, N * gh * gw)
+        patches = columns.t()
+    else:
+        # channels last: the copy runs along the C_in values of each window entry
+        X = X.permute(0, 2, 3, 1).contiguous()  # (N, H', W', C_in), a batch of 2-D transposes
+        windows = X.unfold(1, nh, 1).unfold(2, nw, 1)  # (N, g, h, C_in, e_h, e_w)
+        patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
+    products = matmul_nt(W, patches).view(-1, _count(plan_h), _count(plan_w), N, gh, gw)
+    return products.permute(3, 0, 1, 2, 4, 5)
+
+
+# Grids narrower than this copy their windows channels last (measured faster: the rows along
+# the grid are then too short for a fast copy).
+CHANNELS_FIRST_MIN_WIDTH = 32
+
+
+def _pieces(plan: DimPlan, rows: tuple[int, int]) -> list[tuple[int, int, int, int, int, int]]:
+    """Output rows of grid ``rows`` as pieces ``(y0, count, span, g0, rho0, rho1)``.
+
+    A piece is output rows ``y0 .. y0 + count * span`` viewed as ``(count, span)``: grid rows
+    ``g0 .. g0 + count``, phases ``rho0 .. rho1`` (``span = rho1 - rho0``). At most three: a
+    partial grid row at the start, whole grid rows, a partial one at the end.
+    """
+    s, c = plan.stride, plan.phase_offset
+    start, end = c, c + plan.out_size  # in grid coordinates g * s + rho
+    pieces = []
+    g = start // s
+    while g * s < end:
+        rho0, rho1 = max(start - g * s, 0), min(end - g * s, s)
+        if rho0 == 0 and rho1 == s:  # whole grid rows: as many as there are in one piece
+            count = min(end // s, rows[1]) - max(g, rows[0])
+            if count > 0:
+                g_first = max(g, rows[0])
+                pieces.append((g_first * s - c, count, s, g_first, 0, s))
+            g = max(g + 1, end // s)
+            continue
+        if rows[0] <= g < rows[1]:
+            pieces.append((g * s + rho0 - c, 1, rho1 - rho0, g, rho0, rho1))
+        g += 1
+    return pieces
+
+
+# Up to this many phases, and up to this many values (beyond, the extra passes over memory cost
+# more), each phase of a piece is copied on its own: measured 1.2-2.5x faster for stride 2, as
+# the copy's inner loop then runs along a row instead of over the s_w phases.
+PHASE_BY_PHASE_MAX = 16
+PHASE_BY_PHASE_MAX_VALUES = 2 << 20
+
+
+def interleave(Y: torch.Tensor, products: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
+               rows: tuple[int, int] | None = None) -> None:
+    """Copy ``products`` (grid ``rows``, from :func:`phase_products`) into their places in ``Y``.
+
+    ``Y`` is ``(N, C_out, oh, ow)``; output ``(y, x)`` is phase ``(rho_h, rho_w)`` of grid position
+    ``(g, h)`` with ``y + c_h = g * s_h + rho_h`` and ``x + c_w = h * s_w + rho_w``. At most
+    3 x 3 pieces, each one copy, or one copy per phase when there are few phases.
+    """
+    rows = rows or (0, plan_h.grid)
+    (p0, p1), (q0_plan, q1_plan) = plan_h.phases, plan_w.phases
+    for y0, nt, span_h, g0, r0, r1 in _pieces(plan_h, rows):
+        a0, a1 = max(r0, p0), min(r1, p1)  # this product's phases in the piece
+        if a0 >= a1:
+            continue
+        for x0, nv, span_w, h0, q0, q1 in _pieces(plan_w, (0, plan_w.grid)):
+            b0, b1 = max(q0, q0_plan), min(q1, q1_plan)
+            if b0 >= b1:
+                continue
+            dst = Y[:, :, y0:y0 + nt * span_h, x0:x0 + nv * span_w]
+            dst = dst.unflatten(2, (nt, span_h)).unflatten(4, (nv, span_w))
+            dst = dst[:, :, :, a0 - r0:a1 - r0, :, b0 - q0:b1 - q0]
+            src = products[:, :, a0 - p0:a1 - p0, b0 - q0_plan:b1 - q0_plan,
+                           g0 - rows[0]:g0 - rows[0] + nt, h0:h0 + nv]
+            src = src.permute(0, 1, 4, 2, 5, 3)
+            if ((a1 - a0) * (b1 - b0) <= PHASE_BY_PHASE_MAX and nt * nv > 1
+                    and dst.numel() <= PHASE_BY_PHASE_MAX_VALUES):
+                # one copy per phase: long strided rows copy faster than rows of s_w values
+                for r in range(a1 - a0):
+                    for q in range(b1 - b0):
+                        dst[:, :, :, r, :, q] = src[:, :, :, r, :, q]
+            else:
+                dst.copy_(src)
