@@ -262,8 +262,8 @@ def test_function_parts_scored_against_pytorch():
     assert counts.status == "ok"
     matrix = _calls("1d", lambda K, s: kernel2matrix(K, s))
     assert matrix.status == "ok"
-    transposed = _calls("1d", lambda K, s: kernel2matrix(K, s).T)
-    assert transposed.status.startswith("wrong")
+    transposed = _calls("1d", lambda K, s: kernel2matrix(K, s).T)  # right only for 1 x 1 kernels
+    assert (transposed.points, transposed.status) == (0.75, "partial: 1 of 4 hidden inputs")
 
 
 def test_value_parts_scored():
@@ -271,17 +271,17 @@ def test_value_parts_scored():
     ok = hidden.score_values("1c", {"rank_WtW": enc(4), "WtW_is_identity": enc(False)}, 0)
     assert (ok.points, ok.status) == (2, "ok")
     as_bool = hidden.score_values("1c", {"rank_WtW": enc(True), "WtW_is_identity": enc(False)}, 0)
-    assert (as_bool.points, as_bool.status) == (1, "partial: rank_WtW is not an int")
+    assert (as_bool.points, as_bool.status) == (1, "partial: rank_WtW")
     delta = torch.zeros(3, 3)
     delta[1, 1] = 1.0
     recover = {"K_id": enc(delta), "stride_id": enc(1), "padding_id": enc(1),
                "input_shape_id": enc((5, 4))}
     assert hidden.score_values("1e", recover, 7).status == "ok"
     blur = {**recover, "K_id": enc(torch.full((2, 2), 0.5))}
-    assert hidden.score_values("1e", blur, 7).status == "wrong: Z differs from X"
+    assert hidden.score_values("1e", blur, 7).status.startswith("wrong: K_id")
     missing = hidden.score_values("1a", {"Z": {"__missing__": True}}, 0)
     assert missing.status == "missing: Z not defined"
-    assert hidden.score_values("1a", {"Z": None}, 0).status == "missing: Z still None"
+    assert hidden.score_values("1a", {"Z": None}, 0).status == "not attempted"
     assert hidden.score_values("1a", {"Q": None}, 0).status == "invalid answer: malformed result"
 
 
