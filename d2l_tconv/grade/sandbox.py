@@ -185,6 +185,19 @@ def hidden_paths(submissions: Path, out: Path, stage_root: Path, extra: list[Pat
     return sorted(resolved)
 
 
+def interpreter() -> str:
+    """The Python the sandbox runs: this one, reached through the resolved environment folder
+    (a virtual environment linked into a hidden checkout, ``.venv -> /elsewhere/.venv``, stays
+    reachable; the executable keeps its name, so the environment's ``pyvenv.cfg`` is found)."""
+    executable = Path(sys.executable)
+    prefix = Path(sys.prefix)
+    if prefix in executable.parents:
+        candidate = prefix.resolve() / executable.relative_to(prefix)
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
 def python_paths() -> list[Path]:
     """What the interpreter needs: its prefixes and the real location of the executable."""
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
@@ -215,7 +228,7 @@ def bwrap_command(sandbox: Sandbox, stage: Path, hidden: list[Path], seccomp_fd:
         cmd += ["--setenv", key, value]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
-    cmd += program or [sys.executable, "-B", "/tmp/grader/harness.py"]
+    cmd += program or [interpreter(), "-B", "/tmp/grader/harness.py"]
     return cmd
 
 
@@ -232,7 +245,7 @@ def verify_sandbox(sandbox: Sandbox, stage: Path, hidden: list[Path]) -> Sandbox
             fd = program.fileno()
             fds.append(fd)
         cmd = bwrap_command(sandbox, stage, hidden, fd,
-                            [sys.executable, "-c", "import json, os; os.fork()"])
+                            [interpreter(), "-c", "import json, os; os.fork()"])
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, pass_fds=fds)
         except (OSError, subprocess.TimeoutExpired) as error:
@@ -248,7 +261,7 @@ def verify_sandbox(sandbox: Sandbox, stage: Path, hidden: list[Path]) -> Sandbox
 def sandbox_environment(stage: str, work: str) -> dict[str, str]:
     """The environment variables of the student's process (nothing of the grader's)."""
     return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(interpreter()).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": work, "TMPDIR": work, "PYTHONPATH": f"{stage}/pkg", "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{work}/.matplotlib",
