@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..exercise_checks import FREE_TEXT
 from .escape import safe_name
+from .free_text import free_text_answers
 
 MAX_BYTES = 20 * 2**20
 MAX_CELLS = 2000
@@ -178,19 +178,6 @@ def read_submission(path: Path) -> Submission:
         japanese = sum(len(_JAPANESE.findall(text)) for text in markdown)
         submission.lang = "ja" if japanese > 20 else "en"
     return submission
-
-
-def free_text_answers(markdown: list[str]) -> dict[str, str | None]:
-    """The answer to each free-text question: the text of the markdown cell that starts with
-    the question's marker, without the marker; ``None`` if there is no such cell."""
-    answers: dict[str, str | None] = {}
-    for question in FREE_TEXT:
-        found = [text for text in markdown if text.lstrip().startswith(question.marker)]
-        answers[question.id] = (
-            "\n\n".join(text.lstrip()[len(question.marker):].strip() for text in found)
-            if found else None
-        )
-    return answers
 
 
 def find_submissions(folder: Path) -> list[Path]:
