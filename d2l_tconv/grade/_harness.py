@@ -9,7 +9,9 @@ reports what it finds:
    function parts the hidden inputs to call them on), the time limits;
 2. runs the cells one by one in an IPython shell (so magics parse), each under a SIGALRM
    time limit; a cell that fails or times out does not stop the later ones;
-3. after each cell, for each part whose names changed, and once more at the end, converts the
+3. after each cell, for each part whose names changed, and once more at the end (but a part
+   whose ``check(...)`` cell ran, listed in the part's ``check_cells``, is recorded right
+   after that cell and then kept: the answer is what the student checked), converts the
    answers to plain JSON (numbers, strings, lists, tensors as flat lists) or calls the
    student's function on each hidden input under its own time limit;
 4. writes one JSON object per line to the file descriptor the job names, flushed at once, so that if the
@@ -95,13 +97,14 @@ def encode(value, depth: int = 0, budget: list | None = None):
         if len(value) > MAX_STRING:
             raise Unencodable("string too long")
         return value
-    if kind in (list, tuple):
+    if kind is list or isinstance(value, tuple):  # torch.Size and namedtuples are pairs too
         if depth >= MAX_DEPTH:
             raise Unencodable("lists nested too deeply")
-        budget[0] -= len(value)
+        items = list(list.__iter__(value) if kind is list else tuple.__iter__(value))
+        budget[0] -= len(items)
         if budget[0] < 0:
             raise Unencodable("answer too large")
-        return [encode(item, depth + 1, budget) for item in value]
+        return [encode(item, depth + 1, budget) for item in items]
     torch = sys.modules.get("torch")
     if torch is not None and kind in (torch.Tensor, torch.nn.Parameter):
         tensor = value.detach()
@@ -228,6 +231,7 @@ def main() -> int:
     namespace = shell.user_ns
     fingerprints: dict[str, tuple] = {}
     raised: set[str] = set()  # function parts whose last evaluation raised somewhere
+    frozen: set[str] = set()  # parts recorded when their check(...) cell ran
 
     def value_part(part: dict, stage: str) -> dict:
         values = {}
@@ -276,17 +280,22 @@ def main() -> int:
                 state.phase = "idle"
         return {**event, "calls": calls}
 
-    def snapshot(stage: str, force: bool = False) -> None:
+    def snapshot(stage: str, force: bool = False, checked: frozenset = frozenset()) -> None:
         """Record the parts whose names changed; with ``force``, every part, except a
         function that is still the same object and did not raise last time (so a function
-        that timed out is not timed out twice)."""
+        that timed out is not timed out twice). A part whose check cell ran is recorded then,
+        as if forced, and never again unless its check cell runs again: the answer is what
+        the student checked."""
         for part in job["parts"]:
+            if part["id"] in frozen and part["id"] not in checked:
+                continue
             names = part["names"]
             key = tuple(id(namespace.get(n, MISSING)) for n in names)
             unchanged = fingerprints.get(part["id"]) == key
-            if not force and (unchanged or not any(n in namespace for n in names)):
+            forced = force or part["id"] in checked
+            if not forced and (unchanged or not any(n in namespace for n in names)):
                 continue
-            if force and unchanged and part["kind"] == "function" and \
+            if forced and unchanged and part["kind"] == "function" and \
                     part["id"] not in raised:
                 continue
             fingerprints[part["id"]] = key
@@ -318,7 +327,10 @@ def main() -> int:
             state.phase = "idle"
         emit({"event": "cell", "index": index, "status": cell_status(error),
               "error": None if error is None else describe(error)})
-        snapshot(f"after cell {index}")
+        checked = frozenset(part["id"] for part in job["parts"] if error is None
+                            and index in part.get("check_cells", ()))
+        snapshot(f"after cell {index}", checked=checked)
+        frozen.update(checked)
     snapshot("final", force=True)
     emit({"event": "done"})
     exit_now(0)

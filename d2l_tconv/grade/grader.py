@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exercise_checks import PARTS
+from .cells import check_cells, skip_shell_lines
 from .data import InvalidAnswer, encode_input, parse_line, validate_event
 from .escape import safe_name
 from .hidden import Outcome, hidden_inputs, score_calls, score_values
@@ -90,13 +91,16 @@ class Context:
 
 def _job(submission: Submission, context: Context) -> dict:
     parts = []
+    checks = check_cells(submission.code_cells)
     for spec in PARTS:
-        entry: dict[str, Any] = {"id": spec.id, "kind": spec.kind, "names": list(spec.names)}
+        entry: dict[str, Any] = {"id": spec.id, "kind": spec.kind, "names": list(spec.names),
+                                 "check_cells": checks.get(spec.id, [])}
         if spec.kind == "function":
             entry["calls"] = [[encode_input(a) for a in args] for args in context.inputs[spec.id]]
         parts.append(entry)
     return {
-        "cells": [[index, source] for index, source in submission.code_cells],
+        "cells": [[index, skip_shell_lines(source)[0]]
+                  for index, source in submission.code_cells],
         "parts": parts,
         "cell_timeout": context.limits.cell_timeout,
         "part_timeout": context.limits.part_timeout,
