@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import torch
@@ -25,6 +26,7 @@ MAX_CALLS = 100
 CELL_STATUSES = {"ok", "error", "timeout", "memory"}
 _PART_IDS = {spec.id for spec in PARTS}
 _NAMES = {spec.id: set(spec.names) for spec in PARTS}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 DTYPES = {
     "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
     "float64": torch.float64, "int8": torch.int8, "int16": torch.int16, "int32": torch.int32,
@@ -151,6 +153,7 @@ def _text(value: Any, what: str, optional: bool = False) -> str | None:
         return None
     if type(value) is not str:
         raise InvalidAnswer(f"{what} is not a string")
+    value = _CONTROL.sub(" ", value)  # one line: no forged headings in any report
     return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 3] + "..."
 
 

@@ -97,6 +97,7 @@ def _job(submission: Submission, context: Context) -> dict:
                                  "check_cells": checks.get(spec.id, [])}
         if spec.kind == "function":
             entry["calls"] = [[encode_input(a) for a in args] for args in context.inputs[spec.id]]
+            entry["guard"] = spec.id in OWN_IMPLEMENTATION
         parts.append(entry)
     return {
         "cells": [[index, skip_shell_lines(source)[0]]

@@ -48,6 +48,7 @@ from ..exercise_checks import (
     part,
 )
 from .data import MISSING, InvalidAnswer, decode_answer
+from .measure import timings_problem
 from .texts import Text
 
 __all__ = ["ATOL", "RTOL", "CASES", "Outcome", "hidden_inputs", "score_calls", "score_values"]
@@ -260,8 +261,10 @@ def _criteria_2d(values: dict, seed: int) -> list[Criterion]:
     n = len(SIZES_2D)
 
     def times_ok() -> None:
-        as_times("dense_ms", values["dense_ms"], n)
-        as_times("conv_ms", values["conv_ms"], n)
+        problem = timings_problem(as_times("dense_ms", values["dense_ms"], n),
+                                  as_times("conv_ms", values["conv_ms"], n))
+        if problem:  # G1 (issue 8): typed-in timings do not earn the point
+            raise AnswerError(*problem)
 
     return [("dense_bytes", 1, lambda: dense_bytes_problem(values["dense_bytes"])),
             ("dense_ms, conv_ms", 1, times_ok)]

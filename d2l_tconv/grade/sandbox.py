@@ -2,18 +2,23 @@
 
 The sandbox (Linux, ``bwrap`` from the Debian/Ubuntu package ``bubblewrap``):
 
-* the whole file system read-only (``--ro-bind / /``, ``/dev`` too), except a private,
-  size-limited ``/tmp`` that is the student's scratch folder and disappears with the sandbox
-  (and a small private ``/dev/shm``);
+* the whole file system read-only (``--ro-bind / /``, ``/dev`` and ``/dev/shm`` too), except a
+  private, size-limited ``/tmp`` that is the student's scratch folder and disappears with the
+  sandbox;
 * hidden (an empty read-only folder mounted over them): the repository and the installed
   ``d2l_tconv`` (reference implementation, grader, hidden tests, solutions), the submissions
   folder, the output folder, the grader's staging folder and the grader's home directory
   (the Python installation is mounted back read-only where it lies inside one of them);
 * no network, own process/IPC/UTS namespaces, a fresh session, no capabilities, an unprivileged
   user id, and a seccomp filter that refuses to create processes (threads still work), so the
-  memory limit cannot be multiplied by forking;
+  memory limit cannot be multiplied by forking, and refuses shared memory (``mmap`` with
+  ``MAP_SHARED``, ``memfd_create``, ``shmget``), which ``RLIMIT_DATA`` would not count;
 * a student-safe copy of ``d2l_tconv`` on ``PYTHONPATH``: ``__init__`` (generated),
   ``project``, ``exercise_checks``; nothing else of the package exists in there.
+
+Memory: this machine kind offers no delegated cgroup v2 (``memory.max``) to an unprivileged
+grader, so the limit is ``RLIMIT_DATA`` (private and anonymous memory) minus the size of the
+private /tmp, with the shared kinds of memory refused by seccomp (above).
 
 Limits on every run: ``RLIMIT_DATA`` (memory, counts anonymous mappings), ``RLIMIT_FSIZE``,
 ``RLIMIT_CORE``, ``RLIMIT_NOFILE``; a per-cell and per-call alarm inside the harness; and a
@@ -46,12 +51,14 @@ SAFE_INIT = '"""Student-safe part of d2l_tconv (inside the grader\'s sandbox).""
 SANDBOX_TMP_BYTES = 256 * 2**20
 OUTPUT_FILE_BYTES = 64 * 2**20
 
-# seccomp: (arch, [syscalls refused with EPERM], clone, clone3) for the machines we know.
+# seccomp, for the machines we know: arch, syscalls refused with EPERM (fork, vfork; memfd_create,
+# shmget: memory that RLIMIT_DATA does not count), clone, clone3, mmap.
 _SECCOMP_ARCH = {
-    "x86_64": (0xC000003E, [57, 58], 56, 435),  # fork, vfork; clone; clone3
-    "aarch64": (0xC00000B7, [], 220, 435),
+    "x86_64": (0xC000003E, [57, 58, 319, 29], 56, 435, 9),
+    "aarch64": (0xC00000B7, [279, 194], 220, 435, 222),
 }
 _CLONE_THREAD = 0x00010000
+_MAP_SHARED = 0x01  # MAP_SHARED and MAP_SHARED_VALIDATE both have this bit
 
 
 @dataclass
@@ -80,8 +87,12 @@ class Sandbox:
             processes = ("new processes refused (seccomp)" if self.seccomp else
                          "process creation NOT limited (no seccomp filter for "
                          f"{platform.machine()})")
+            memory = ("memory: RLIMIT_DATA, with shared mappings, memfd_create and shmget "
+                      "refused (seccomp) and the private /tmp counted in the limit; no writable "
+                      "/dev/shm; no cgroup" if self.seccomp else
+                      "memory: RLIMIT_DATA only (shared mappings NOT limited: no seccomp)")
             return (f"sandbox: bubblewrap ({self.bwrap}); read-only file system, private /tmp, "
-                    f"no network, {processes}")
+                    f"no network, {processes}; {memory}")
         return ("NO SANDBOX AVAILABLE: student code ran unconfined — scores not trustworthy"
                 f" ({self.problem})")
 
@@ -99,22 +110,35 @@ class RunResult:
 
 def seccomp_filter(machine: str | None = None) -> bytes | None:
     """A classic-BPF seccomp program: fork/vfork and clone without CLONE_THREAD fail with
-    EPERM, clone3 with ENOSYS (glibc then falls back to clone), foreign ABIs are killed."""
+    EPERM, clone3 with ENOSYS (glibc then falls back to clone); shared mappings
+    (``mmap`` with ``MAP_SHARED``), ``memfd_create`` and ``shmget`` fail with EPERM, so that
+    every byte the student's process holds is private memory, counted by ``RLIMIT_DATA``;
+    foreign ABIs are killed."""
     spec = _SECCOMP_ARCH.get(machine or platform.machine())
     if spec is None:
         return None
-    arch, refused, clone, clone3 = spec
+    arch, refused, clone, clone3, mmap = spec
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, errno, kill = 0x7FFF0000, 0x00050000, 0x80000000
+    # (op, k, jump if true, jump if false); a jump names a label, None is the next line.
     program: list[tuple] = [("ld", 4), ("jeq", arch, None, "kill"), ("ld", 0),
                             ("jge", 0x40000000, "kill", None)]
     program += [("jeq", nr, "eperm", None) for nr in refused]
-    program += [("jeq", clone3, "enosys", None), ("jeq", clone, None, "allow"), ("ld", 16),
-                ("jset", _CLONE_THREAD, "allow", "eperm")]
-    labels = {"allow": len(program), "eperm": len(program) + 1, "enosys": len(program) + 2,
-              "kill": len(program) + 3}
+    program += [("jeq", clone3, "enosys", None), ("jeq", mmap, "mmap", None),
+                ("jeq", clone, None, "allow"), ("ld", 16),
+                ("jset", _CLONE_THREAD, "allow", "eperm"),
+                ("label", "mmap"), ("ld", 16 + 8 * 3),  # low half of the flags argument
+                ("jset", _MAP_SHARED, "eperm", "allow")]
+    labels, lines = {}, []
+    for instruction in program:
+        if instruction[0] == "label":
+            labels[instruction[1]] = len(lines)
+        else:
+            lines.append(instruction)
+    labels.update({"allow": len(lines), "eperm": len(lines) + 1, "enosys": len(lines) + 2,
+                   "kill": len(lines) + 3})
     code = b""
-    for n, instruction in enumerate(program):
+    for n, instruction in enumerate(lines):
         if instruction[0] == "ld":
             code += struct.pack("=HBBI", ld, 0, 0, instruction[1])
             continue
@@ -209,8 +233,7 @@ def bwrap_command(sandbox: Sandbox, stage: Path, hidden: list[Path], seccomp_fd:
                   program: list[str] | None = None) -> list[str]:
     """The bwrap command line that runs the staged harness (or ``program``)."""
     cmd = [sandbox.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-           "--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp",
-           "--size", str(16 * 2**20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+           "--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp", "--remount-ro", "/dev"]
     for path in hidden:
         cmd += ["--tmpfs", str(path)]
     # The interpreter must stay visible even where it lives under a hidden folder or under
@@ -270,9 +293,16 @@ def sandbox_environment(stage: str, work: str) -> dict[str, str]:
     }
 
 
+def data_limit(memory_bytes: int) -> int:
+    """``RLIMIT_DATA`` for a memory limit of ``memory_bytes``: the private /tmp (tmpfs, whose
+    pages ``RLIMIT_DATA`` does not count) is paid for out of the same budget."""
+    return max(memory_bytes - SANDBOX_TMP_BYTES, memory_bytes // 2)
+
+
 def _limit(memory_bytes: int):
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+        data = data_limit(memory_bytes)
+        resource.setrlimit(resource.RLIMIT_DATA, (data, data))
         resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_FILE_BYTES, OUTPUT_FILE_BYTES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
