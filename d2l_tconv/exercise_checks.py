@@ -334,13 +334,15 @@ def _short(value: object) -> str:
 
 
 def compare(name: str, got: torch.Tensor, expected: torch.Tensor, what_en: str, what_ja: str,
-            dtype: str | None = None) -> None:
+            dtype: str | None = None, name_ja: str | None = None) -> None:
     """Fail unless ``got`` matches ``expected`` within ``RTOL``/``ATOL``; the message gives the
-    largest error and, for a float16/bfloat16 answer, says to compute in float32."""
+    largest error and, for a float16/bfloat16 answer, says to compute in float32.
+    ``name_ja``: the name in the Japanese message, if it is not ``name`` (code)."""
+    name_ja = name_ja or name
     if tuple(got.shape) != tuple(expected.shape):
         _fail(f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)} "
               f"({what_en}).",
-              f"{name} の形状が {tuple(got.shape)} です。{what_ja.rstrip()}"
+              f"{name_ja} の形状が {tuple(got.shape)} です。{what_ja.rstrip()}"
               f"{' ' if what_ja[-1:].isascii() else ''}の形状は {tuple(expected.shape)} です。")
     got, expected = got.double(), expected.double()
     if torch.allclose(got, expected, rtol=RTOL, atol=ATOL):
@@ -351,7 +353,7 @@ def compare(name: str, got: torch.Tensor, expected: torch.Tensor, what_en: str, 
         hint_en = f": your result is {dtype}, compute in float32"
         hint_ja = f"。結果が {dtype} なので、float32 で計算してください"
     _fail(f"{name} does not match {what_en} (largest error {error:.1e}{hint_en}).",
-          f"{name} が{_spaced(what_ja)}と一致しません（最大誤差 {error:.1e}{hint_ja}）。")
+          f"{name_ja} が{_spaced(what_ja)}と一致しません（最大誤差 {error:.1e}{hint_ja}）。")
 
 
 def bytes_hint(got: int, expected: int, what_en: str = "W", what_ja: str = "W"

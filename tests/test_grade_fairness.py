@@ -26,6 +26,7 @@ SEED = 11
 X = torch.arange(9.0).reshape(3, 3)
 K = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
 Pair = namedtuple("Pair", "entries non_zeros")
+DENSE_MS, CONV_MS = [0.01, 0.1, 1.0, 10.0], [0.005, 0.01, 0.02, 0.05]  # plausible timings
 Shape = namedtuple("Shape", "h w")
 
 
@@ -82,7 +83,7 @@ def _dense():
 def accepted() -> list[tuple[str, str, tuple]]:
     """(part, what, answers): right values in every reasonable form."""
     Z, WtW, delta, dense = _Z(), _WtW(), _delta(), _dense()
-    times = [0.5, 1.0, 2.0, 4.0]
+    times, conv = DENSE_MS, CONV_MS
     return [
         ("1a", "float32 tensor", (Z,)),
         ("1a", "float64 tensor", (Z.double(),)),
@@ -122,22 +123,22 @@ def accepted() -> list[tuple[str, str, tuple]]:
         ("2c", "tensor", (lambda X, K: F.conv2d(X, K),)),
         ("2c", "float64", (lambda X, K: F.conv2d(X.double(), K.double()),)),
         ("2c", "NumPy array", (lambda X, K: F.conv2d(X, K).numpy(),)),
-        ("2d", "lists", (dense, times, times)),
-        ("2d", "tuples", (tuple(dense), tuple(times), tuple(times))),
-        ("2d", "NumPy arrays", (np.array(dense), np.array(times), np.array(times))),
-        ("2d", "tensors", (torch.tensor(dense), torch.tensor(times), torch.tensor(times))),
+        ("2d", "lists", (dense, times, conv)),
+        ("2d", "tuples", (tuple(dense), tuple(times), tuple(conv))),
+        ("2d", "NumPy arrays", (np.array(dense), np.array(times), np.array(conv))),
+        ("2d", "tensors", (torch.tensor(dense), torch.tensor(times), torch.tensor(conv))),
         ("2d", "NumPy scalars in a list", ([np.int64(v) for v in dense],
-                                           [np.float64(t) for t in times], times)),
-        ("2d", "int times", (dense, [1, 2, 3, 4], [1, 1, 1, 1])),
+                                           [np.float64(t) for t in times], conv)),
+        ("2d", "int times", (dense, [1, 2, 30, 400], [1, 1, 1, 2])),
         ("2d", "bytes of a W with a wrong row count (1d's mistake is not charged again)",
-         ([4 * (n - 1) ** 2 * n * n for n in SIZES_2D], times, times)),
+         ([4 * (n - 1) ** 2 * n * n for n in SIZES_2D], times, conv)),
     ]
 
 
 def refused() -> list[tuple[str, str, tuple]]:
     """(part, what, answers): forms that are not an answer, or values wrong in form."""
     Z, dense = _Z(), _dense()
-    times = [0.5, 1.0, 2.0, 4.0]
+    times, conv = DENSE_MS, CONV_MS
     return [
         ("1a", "string", (str(Z.tolist()),)),
         ("1a", "bool tensor", (Z > 0,)),
@@ -159,10 +160,10 @@ def refused() -> list[tuple[str, str, tuple]]:
         ("2b", "strings", ("9891495936", "36")),
         ("2c", "float16", (lambda X, K: F.conv2d(X, K).half(),)),
         ("2c", "bfloat16", (lambda X, K: F.conv2d(X.bfloat16(), K.bfloat16()),)),
-        ("2d", "float64 W's bytes", ([2 * b for b in dense], times, times)),
-        ("2d", "a negative time", (dense, [1.0, -1.0, 1.0, 1.0], times)),
-        ("2d", "too few times", (dense, times[:3], times)),
-        ("2d", "one number for the times", (dense, 1.0, times)),
+        ("2d", "float64 W's bytes", ([2 * b for b in dense], times, conv)),
+        ("2d", "a negative time", (dense, [0.01, -1.0, 1.0, 10.0], conv)),
+        ("2d", "too few times", (dense, times[:3], conv)),
+        ("2d", "one number for the times", (dense, 1.0, conv)),
     ]
 
 

@@ -14,6 +14,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import instructor
 from .escape import csv_cell
 from .grader import Context, SubmissionResult, grade_submission
 from .notebook import find_submissions
@@ -70,6 +71,8 @@ EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 def main(argv: list[str] | None = None) -> int:
     """Grade a folder; returns :data:`EXIT_OK`, :data:`EXIT_FAILURES` or :data:`EXIT_USAGE`."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("apply", "finalize"):  # the instructor's steps after grading
+        return instructor.main(argv)
     args = parser().parse_args(argv)
     submissions, out = args.submissions.resolve(), args.out.resolve()
     if not submissions.is_dir():

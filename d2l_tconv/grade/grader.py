@@ -39,6 +39,8 @@ class PartResult:
     points_without_flags: float = 0.0
     #: ``"rule"`` or ``"integrity"`` when a flag of that kind set these points to 0, else None
     flag_kind: str | None = None
+    #: what the hidden tests found, flags aside (an instructor's "accept" restores it)
+    outcome: Outcome | None = None
 
 
 @dataclass
@@ -302,4 +304,5 @@ def _grade(path: Path, context: Context) -> SubmissionResult:
         else:
             result.parts.append(PartResult(spec.id, outcome.points, spec.points, outcome.status,
                                            outcome.message, outcome.points))
+        result.parts[-1].outcome = outcome
     return result

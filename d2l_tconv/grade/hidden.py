@@ -354,8 +354,9 @@ def _expected(part_id: str, args: tuple) -> Any:
 def _case_score(part_id: str, got: Any, expected: Any) -> float:
     """Share of one hidden case earned (1, or for ``count_W`` 0.5 per right count); raises
     :class:`AnswerError` with the reason when it is not 1."""
+    name = f"{part(part_id).names[0]}(...)"
     if part_id == "2a":
-        pair = count_pair("the result", got)
+        pair = count_pair(name, got)
         right = [g == e for g, e in zip(pair, expected, strict=True)]
         if all(right):
             return 1.0
@@ -363,8 +364,8 @@ def _case_score(part_id: str, got: Any, expected: Any) -> float:
         raise _Partial(0.5 * sum(right),
                        AnswerError(f"returned {pair}: {', '.join(names)} wrong.",
                                    f"{pair} を返しました。{', '.join(names)} が違います。"))
-    compare("the result", as_tensor("the result", got), expected, "PyTorch's result",
-            "PyTorch の結果", dtype_name(got))
+    compare(name, as_tensor(name, got), expected, "PyTorch's result", "PyTorch の結果",
+            dtype_name(got))
     return 1.0
 
 
