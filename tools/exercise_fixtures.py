@@ -354,13 +354,118 @@ ATTACKS = (attack_deep_json, attack_huge_int, attack_chained_plus, attack_regex_
            attack_static_method, attack_getattr, attack_aten_scipy, attack_guard_off,
            attack_constant_timings, attack_shared_memory, attack_html)
 
+
+# --- honest styles (issue 15): correct notebooks written as students write them -------------
+# Each must get 18/18 and keep its free text; none may be flagged for review.
+
+def _answer_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in nb.cells if c.cell_type == "markdown" and "d2l-tconv:answer" in c.source]
+
+
+def _answers_under_placeholder(nb: nbformat.NotebookNode, lang: str) -> nbformat.NotebookNode:
+    """Type each answer under the placeholder line, which stays."""
+    for cell in _answer_cells(nb):
+        marker, answer = cell.source.split("\n", 1)
+        cell.source = f"{marker}\n{exercise_source.PLACEHOLDER[lang]}\n\n{answer}"
+    return nb
+
+
+def _answers_in_next_cell(nb: nbformat.NotebookNode, lang: str) -> nbformat.NotebookNode:
+    """Leave the answer cell as handed out; write the answer in a new cell below it."""
+    for cell in _answer_cells(nb):
+        marker, answer = cell.source.split("\n", 1)
+        cell.source = f"{marker}\n{exercise_source.PLACEHOLDER[lang]}"
+        nb.cells.insert(nb.cells.index(cell) + 1, nbformat.v4.new_markdown_cell(answer))
+    return nb
+
+
+def honest_self_test_en():
+    nb = _completed("en")
+    return _insert_after(nb, 'check("1d"',
+                         "ok = sum(bool(torch.allclose(my_kernel2matrix(k, (5, 6)) @ "
+                         "torch.ones(30), F.conv2d(torch.ones(1, 1, 5, 6), k[None, None])"
+                         ".reshape(-1))) for k in torch.randn(20, 2, 3))\n"
+                         'print(f"{ok}/20 tests passed")',
+                         'print("✓ 1e: Z == X for my kernel")')
+
+
+def honest_self_test_ja():
+    nb = _answers_under_placeholder(_completed("ja"), "ja")
+    return _insert_after(nb, 'check("2c"',
+                         "r = conv_by_matmul(torch.randn(2, 3, 6, 6), "
+                         "torch.ones(4, 3, 3, 3)).shape == (2, 4, 4, 4)\n"
+                         'print("自分のテストにすべて合格:", r)')
+
+
+def honest_time_magic():
+    return _insert_after(_completed("en"), 'check("1b"',
+                         "%%time\n# all tests should print True\n"
+                         "print(torch.allclose(WtW, W.T @ W))")
+
+
+def honest_resource():
+    return _insert_after(_completed("en"), 'check("2d"',
+                         "import resource\n"
+                         "print('peak memory (MB):', "
+                         "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+
+
+def honest_paths():
+    nb = _completed("en")
+    _insert_after(nb, "set_language(", 'import sys\nsys.path.insert(0, "../..")')
+    return _insert_after(nb, 'check("2d"',
+                         "import matplotlib.pyplot as plt\n"
+                         "plt.plot(SIZES_2D, dense_ms, label='dense')\n"
+                         "plt.plot(SIZES_2D, conv_ms, label='conv2d')\n"
+                         "plt.legend()\n"
+                         'plt.savefig("../figures/timings.png")')
+
+
+def honest_figure_helper():
+    return _insert_after(_completed("en"), 'check("1a"',
+                         "import d2l_tconv\n"
+                         "d2l_tconv.plot_trans_conv(torch.tensor([[0.0, 1.0], [2.0, 3.0]]), "
+                         "torch.tensor([[0.0, 1.0], [2.0, 3.0]]))")
+
+
+def honest_pip_in_imports():
+    nb = _answers_in_next_cell(_completed("en"), "en")
+    cell = nb.cells[_find(nb, "set_language(")]
+    cell.source = "!pip install -q d2l==1.0.3\n" + cell.source
+    return nb
+
+
+def honest_reuses_names():
+    nb = _completed("ja")
+    return _insert_after(nb, 'check("2d"',
+                         "# 試しに: 別の入力で\nZ = trans_conv(torch.ones(2, 2), K)\n"
+                         "rank_WtW = int(torch.linalg.matrix_rank(torch.ones(3, 3)))\n"
+                         "print(Z.shape, rank_WtW)")
+
+
+def honest_other_types():
+    nb = _completed("en")
+    _replace(nb, "stride_id, padding_id, input_shape_id = 1, 1, (3, 3)",
+             "stride_id, padding_id = 1, 1\ninput_shape_id = torch.zeros(3, 3).shape")
+    _replace(nb, "    return outputs * h * w, outputs * kh * kw",
+             "    Counts = collections.namedtuple('Counts', 'entries non_zeros')\n"
+             "    return Counts(outputs * h * w, outputs * kh * kw)")
+    _replace(nb, "import time\n", "import collections\nimport time\n\nimport numpy as np\n")
+    _replace(nb, "print(SIZES_2D)\n", "dense_ms = np.array(dense_ms)\nprint(SIZES_2D)\n")
+    return nb
+
+
+HONEST = (honest_self_test_en, honest_self_test_ja, honest_time_magic, honest_resource,
+          honest_paths, honest_figure_helper, honest_pip_in_imports, honest_reuses_names,
+          honest_other_types)
+
 FIXTURES: dict[str, Callable[[], nbformat.NotebookNode | str]] = {
     f.__name__.replace("_template", ".template"): f for f in (
         correct_en, partly_wrong_ja, raises_top_level, syntax_error, invalid_json,
         not_a_notebook, empty, infinite_loop, unstoppable_loop, memory_hog, fake_pass,
         redefines_check, monkeypatch_torch, monkeypatch_transformer, monkeypatch_otter,
         monkeypatch_grader, always_equal, reads_solutions_template, imports_reference,
-        escapes_template, network, untouched_ja, *ATTACKS,
+        escapes_template, network, untouched_ja, *ATTACKS, *HONEST,
     )
 }
 
