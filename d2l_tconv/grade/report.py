@@ -438,6 +438,12 @@ def _class_view(records: list[dict], histogram: bool) -> list[str]:
     return lines
 
 
+def _where(rec: dict, flag: dict) -> str:
+    """The cell of a finding, as the instructor finds it in Jupyter."""
+    label = rec["labels"].get(str(flag["cell"]), {}).get("en")
+    return md_inline(label) if label else f"cell {flag['cell']}"
+
+
 def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> str:
     lines = ["# Grading report", "", f"- {md_inline(run['sandbox'])}",
              f"- limits per submission: {run['timeout']:g} s in all, {run['cell_timeout']:g} s "
@@ -469,7 +475,7 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
                  if rec["decision"] else "pending")
         lines.append(f"- **{md_inline(rec['submission'])}**: {state}; would score "
                      f"{_number(would)} / {MAX_AUTO}")
-        lines += [f"  - {md_inline(f['code'])} (cell {f['cell']}): {md_inline(f['detail'])}"
+        lines += [f"  - {md_inline(f['code'])} ({_where(rec, f)}): {md_inline(f['detail'])}"
                   for f in rec["flags"] if f["kind"] == "integrity"]
     lines += ["", "## Rule violations (0 on one part)", ""]
     rules = [(r, f) for r in records for f in r["flags"] if f["kind"] == "rule"]
@@ -477,7 +483,7 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
               f"{md_inline(f['detail'])}" for r, f in rules] or ["None."]
     lines += ["", "## Notes for the instructor (no penalty)", ""]
     notes = [(r, f) for r in records for f in r["flags"] if f["kind"] == "heuristic"]
-    lines += [f"- **{md_inline(r['submission'])}**: {md_inline(f['code'])} (cell {f['cell']}): "
+    lines += [f"- **{md_inline(r['submission'])}**: {md_inline(f['code'])} ({_where(r, f)}): "
               f"{md_inline(f['detail'])}" for r, f in notes] or ["None."]
     lines += ["", "## Failures and limits", "",
               "Root causes first: skipped shell lines, refused processes, time and memory "
