@@ -281,3 +281,16 @@ PH_JA = "_ここに答えを書いてください（このセルの見えない 
 ])
 def test_free_text_found_wherever_written(cells, want):
     assert free_text_answers(["# Exercises", "## Exercise 1", *cells]) == want
+
+
+def test_the_written_policy_is_the_one_the_code_applies():
+    from d2l_tconv.grade.rubric import rubric_markdown
+
+    rubric = rubric_markdown()
+    for part_id, cases in hidden.CASES.items():
+        assert len(hidden.hidden_inputs(SEED)[part_id]) == len(cases)
+        for en, _ in cases:  # every hidden case is named in the policy
+            assert en.split(" (")[0].removeprefix("a ") in rubric, (part_id, en)
+    exact = hidden.dense_bytes((224, 224), (3, 3))
+    assert f"{exact:,}" in rubric
+    assert f"≈ {exact / 1e9:.1f} GB" in rubric and f"{exact / 2**30:.2f} GiB" in rubric

@@ -96,18 +96,18 @@ def dense_bytes(input_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> 
 CASES: dict[str, list[tuple[str, str]]] = {
     "1d": [("a random kernel and input", "ランダムなカーネルと入力"),
            ("a non-square kernel and input", "正方形でないカーネルと入力"),
-           ("a 1 x 1 kernel", "1 × 1 のカーネル"),
+           ("a 1 × 1 kernel", "1 × 1 のカーネル"),
            ("a kernel as large as the input (one output)",
             "入力と同じ大きさのカーネル（出力は 1 つ）")],
-    "2a": [("a random input and kernel", "ランダムな入力とカーネル"),
-           ("a non-square input and kernel", "正方形でない入力とカーネル"),
-           ("a 1 x 1 kernel", "1 × 1 のカーネル"),
+    "2a": [("a random kernel and input", "ランダムなカーネルと入力"),
+           ("a non-square kernel and input", "正方形でないカーネルと入力"),
+           ("a 1 × 1 kernel", "1 × 1 のカーネル"),
            ("a kernel as large as the input (one output)",
             "入力と同じ大きさのカーネル（出力は 1 つ）")],
     "2c": [("a batch of 2 with several channels", "複数チャネルの 2 枚のバッチ"),
            ("N = 1, C = 1, C_out = 1 (a squeeze() would drop these)",
             "N = 1、C = 1、C_out = 1（squeeze() で消える次元）"),
-           ("a kernel as large as the input (1 x 1 output)",
+           ("a kernel as large as the input (1 × 1 output)",
             "入力と同じ大きさのカーネル（出力は 1 × 1）")],
 }
 
