@@ -294,3 +294,63 @@ def test_the_written_policy_is_the_one_the_code_applies():
     exact = hidden.dense_bytes((224, 224), (3, 3))
     assert f"{exact:,}" in rubric
     assert f"≈ {exact / 1e9:.1f} GB" in rubric and f"{exact / 2**30:.2f} GiB" in rubric
+
+
+# --- the harness: answers at check time, shell lines skipped (without bubblewrap: fast) -------
+
+def _run(tmp_path, cells: list[str]) -> dict[str, dict]:
+    """Run ``cells`` as a notebook's code cells through the grader's job and the harness,
+    unconfined; the last event of each part, scored."""
+    from pathlib import Path
+
+    from d2l_tconv.grade.grader import Context, _job
+    from d2l_tconv.grade.notebook import Submission
+    from d2l_tconv.grade.sandbox import Limits, Sandbox, make_stage, run_harness
+
+    stage = make_stage(tmp_path / "stage")
+    limits = Limits(timeout=60, cell_timeout=20, part_timeout=10)
+    context = Context(Sandbox("none", problem="test"), stage, [], limits, SEED, tmp_path)
+    submission = Submission("t", Path("t.ipynb"), code_cells=list(enumerate(cells, start=1)))
+    run = run_harness(_job(submission, context), context.sandbox, stage, [], limits,
+                      tmp_path / "private")
+    events = [json.loads(line) for line in run.lines]
+    cell_events = {e["index"]: e for e in events if e["event"] == "cell"}
+    last = {e["id"]: e for e in events if e["event"] == "part"}
+    scores = {}
+    for part_id, event in last.items():
+        if part(part_id).kind == "function":
+            scores[part_id] = hidden.score_calls(part_id, event, context.inputs[part_id])
+        else:
+            scores[part_id] = hidden.score_values(part_id, event["values"], SEED)
+    return {"cells": cell_events, "scores": scores, "events": events}
+
+
+def test_an_answer_is_its_value_when_its_check_cell_ran(tmp_path):
+    run = _run(tmp_path, [
+        "!pip install -q d2l==1.0.3\nimport torch\nimport torch.nn.functional as F\n"
+        "from d2l_tconv.exercise_checks import check",
+        "X = torch.arange(9.0).reshape(3, 3)\nK = torch.tensor([[1.0, 2.0], [3.0, 4.0]])\n"
+        "Z = F.conv_transpose2d(F.conv2d(X[None, None], K[None, None]), K[None, None])[0, 0]",
+        "check('1a', Z)",
+        "rank_WtW, WtW_is_identity = 4, False\ncheck('1c', rank_WtW, WtW_is_identity)",
+        "def count_W(s, k):\n    o = (s[0] - k[0] + 1) * (s[1] - k[1] + 1)\n"
+        "    return o * s[0] * s[1], o * k[0] * k[1]\ncheck('2a', count_W)",
+        "# exploring later with the same names\nZ = torch.zeros(7)\nrank_WtW = 'four'\n"
+        "def count_W(s, k):\n    return 0, 0",
+        "%%bash\necho not run",
+        "bytes_dense_224 = 9891495936\nbytes_kernel_224 = 36",  # no check cell: end value
+    ])
+    assert {i: c["status"] for i, c in run["cells"].items()} == dict.fromkeys(range(1, 9), "ok")
+    scores = run["scores"]
+    assert (scores["1a"].points, scores["1c"].points, scores["2a"].points) == (1, 2, 2)
+    assert scores["2b"].points == 2
+
+
+def test_a_check_cell_that_failed_does_not_fix_the_answer(tmp_path):
+    run = _run(tmp_path, [
+        "import torch\nfrom d2l_tconv.exercise_checks import check",
+        "rank_WtW, WtW_is_identity = 3, False\ncheck('1c', rank_WtW, WtW_is_identity)\n1 / 0",
+        "rank_WtW = 4",
+    ])
+    assert run["cells"][2]["status"] == "error"
+    assert run["scores"]["1c"].points == 2  # the check cell failed: the value at the end

@@ -52,7 +52,7 @@ _TEXT = {
                   "points restored.",
         "accepted": "Your instructor reviewed your notebook and accepted it.",
         "zeroed": "Your instructor reviewed your notebook: no automatic points.",
-        "note": "Note",
+        "note": "Note", "review_status": "needs a review by your instructor",
         "rule": "0 points for part {part}: it asks for your own implementation, and a "
                 "convolution routine was used (`{detail}`).",
         "skipped": "{label}: the shell or package line `{line}` was skipped (the "
@@ -78,7 +78,7 @@ _TEXT = {
                   "よくあります。",
         "accepted": "教員がノートブックを確認し、認めました。",
         "zeroed": "教員がノートブックを確認しました。自動採点の点はありません。",
-        "note": "メモ",
+        "note": "メモ", "review_status": "教員による確認が必要",
         "rule": "小問 {part} は 0 点です。自分の実装を求める小問ですが、畳み込みの関数が"
                 "使われました（`{detail}`）。",
         "skipped": "{label}: シェルやパッケージの行 `{line}` は実行しませんでした"
@@ -360,6 +360,8 @@ def feedback_markdown(rec: dict) -> str:
     lines += [f"| {text['part']} | {text['points']} | {text['status']} |", "|---|---|---|"]
     for entry in rec["parts"]:
         status = _relabel(entry["status"][lang], rec, lang)
+        if entry["flag_kind"] == "integrity" and needs_review(rec):
+            status = text["review_status"]
         lines.append(f"| {entry['part']} | {_number(entry['points'])} / {entry['max_points']} "
                      f"| {md_inline(status, 200)} |")
     lines += ["", f"## {text['details']}", ""]
