@@ -42,6 +42,7 @@ __all__ = [
     "part",
     "passes",
     "set_language",
+    "timings_problem",
 ]
 
 #: Input sizes ``n`` (images ``n x n``, kernel ``3 x 3``) of the measurement in part 2d.
@@ -328,6 +329,41 @@ def as_times(name: str, value: object, length: int) -> list[float]:
     return times
 
 
+#: Bounds of any plausible time of part 2d, in milliseconds (1 ns to 60 s).
+MIN_MS, MAX_MS = 1e-6, 60_000.0
+
+
+def timings_problem(dense_ms: list[float], conv_ms: list[float]) -> tuple[str, str] | None:
+    """Why the timings cannot be real measurements (English, Japanese), or ``None``.
+
+    What holds on any machine for the sizes of ``SIZES_2D`` (8 to 64, a 3 x 3 kernel): the
+    dense time grows with n (W has about n⁴ entries) and, at the largest n, exceeds
+    ``F.conv2d``'s; every time lies between 1 ns and 60 s. Shared by the public check and the
+    hidden tests, so typed-in numbers (``[1, 1, 1, 1]``) fail both.
+
+    Args:
+        dense_ms: times of ``W @ x`` in milliseconds, one per size of ``SIZES_2D``.
+        conv_ms: times of ``F.conv2d`` on the same inputs, same length.
+    """
+    if not dense_ms or len(dense_ms) != len(conv_ms):
+        return ("dense_ms and conv_ms must have one time per size.",
+                "dense_ms と conv_ms にはサイズごとに 1 つずつ時間が必要です。")
+    if any(not MIN_MS <= t <= MAX_MS for t in [*dense_ms, *conv_ms]):
+        return ("a time outside 1 ns to 60 s is not a measurement of these operations.",
+                "1 ns から 60 s の範囲外の時間は、これらの演算の測定値ではありません。")
+    if len(set(dense_ms)) == 1 or dense_ms[-1] <= dense_ms[0]:
+        return ("dense_ms does not grow with n: W has about n⁴ entries, so W @ x takes longer "
+                "for larger n. Measure it with time_ms.",
+                "dense_ms が n とともに増えていません。W の要素数は約 n⁴ なので、n が大きいほど "
+                "W @ x は遅くなります。time_ms で測ってください。")
+    if dense_ms[-1] <= conv_ms[-1]:
+        return ("at the largest n, W @ x should be slower than F.conv2d (it does hundreds of "
+                "times more work). Measure both with time_ms.",
+                "最大の n では W @ x は F.conv2d より遅いはずです（計算量が数百倍）。"
+                "両方を time_ms で測ってください。")
+    return None
+
+
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -568,8 +604,10 @@ def _check_2c(conv_by_matmul) -> None:
 
 def _check_2d(dense_bytes, dense_ms, conv_ms) -> None:
     dense_bytes_problem(dense_bytes)
-    as_times("dense_ms", dense_ms, len(SIZES_2D))
-    as_times("conv_ms", conv_ms, len(SIZES_2D))
+    problem = timings_problem(as_times("dense_ms", dense_ms, len(SIZES_2D)),
+                              as_times("conv_ms", conv_ms, len(SIZES_2D)))
+    if problem:
+        _fail(*problem)
 
 
 _CHECKS = {

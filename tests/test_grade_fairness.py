@@ -164,6 +164,8 @@ def refused() -> list[tuple[str, str, tuple]]:
         ("2d", "a negative time", (dense, [0.01, -1.0, 1.0, 10.0], conv)),
         ("2d", "too few times", (dense, times[:3], conv)),
         ("2d", "one number for the times", (dense, 1.0, conv)),
+        ("2d", "typed-in constant times", (dense, [1, 1, 1, 1], [1, 1, 1, 1])),
+        ("2d", "dense faster than conv2d at the largest n", (dense, times, [t * 2 for t in times])),
     ]
 
 
@@ -187,7 +189,7 @@ def test_byte_and_precision_messages(capsys):
     from d2l_tconv.exercise_checks import check
 
     check("2c", lambda X, K: F.conv2d(X, K).half())
-    check("2d", [2 * b for b in _dense()], [1.0] * 4, [1.0] * 4)
+    check("2d", [2 * b for b in _dense()], DENSE_MS, CONV_MS)
     out = capsys.readouterr().out.splitlines()
     assert "largest error" in out[0] and "float16, compute in float32" in out[0]
     assert "your W is float64, 2x the bytes of float32" in out[1]
