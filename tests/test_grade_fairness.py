@@ -280,6 +280,14 @@ PH_JA = "_ここに答えを書いてください（このセルの見えない 
      {"1": "Marker deleted, answer kept.", "2": "効率的ではない。"}),
     (["### Your answer / あなたの答え\n" + M1 + "\n" + PH + "\nWith a heading above.",
       "## Exercise 2"], {"1": "With a heading above.", "2": None}),
+
+    (["### Your answer / あなたの答え", M1 + "\n" + PH, "## Exercise 2",
+      "**あなたの答え**\n" + M2 + '\n<div class="answer">\n\n' + PH_JA + "\n\n</div>",
+      "## 提出"], {"1": "", "2": ""}),
+    (["### Your answer", "Marker line deleted, heading kept.", "## Exercise 2"],
+     {"1": None, "2": None}),
+    (["### Why? (exercise 1)", "### ✏️ Your answer", "Marker line deleted, heading kept.",
+      "## Exercise 2"], {"1": "Marker line deleted, heading kept.", "2": None}),
 ])
 def test_free_text_found_wherever_written(cells, want):
     assert free_text_answers(["# Exercises", "## Exercise 1", *cells]) == want
