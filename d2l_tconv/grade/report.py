@@ -307,14 +307,22 @@ def _relabel(text: str, rec: dict, lang: str) -> str:
 
 
 def _skipped(rec: dict, lang: str) -> list[str]:
-    """A note per shell or package line the sandbox skipped."""
+    """A note per shell or package line the sandbox skipped (raw text: escape it)."""
     return [_TEXT[lang]["skipped"].format(label=rec["labels"][str(i)][lang],
-                                          line=md_inline(line, 80).replace("`", "'"))
+                                          line=_code(line, 80))
             for i, line in rec["skipped_lines"]]
 
 
+def _code(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, fit to sit between backticks (escape it with the
+    whole line: these are raw texts)."""
+    text = " ".join(str(text).split())
+    return (text if len(text) <= limit else text[: limit - 3] + "...").replace("`", "'")
+
+
 def _first_fixes(rec: dict, lang: str) -> list[str]:
-    """Root causes of failures: refused processes, time and memory limits, a stopped run."""
+    """Root causes of failures: refused processes, time and memory limits, a stopped run
+    (raw texts: escape them)."""
     text = _TEXT[lang]
     labels = rec["labels"]
     fixes = []
@@ -327,10 +335,10 @@ def _first_fixes(rec: dict, lang: str) -> list[str]:
             fixes.append(text["memory"].format(label=label))
         elif _REFUSED.match(error):
             fixes.append(text["refused"].format(label=label,
-                                                error=md_inline(error, 80).replace("`", "'")))
+                                                error=_code(error, 80)))
     if rec["ended"].startswith("stopped"):
         why = _relabel(local(rec["ended"], lang), rec, lang)
-        fixes.append(text["stopped"].format(why=md_inline(why, 200)))
+        fixes.append(text["stopped"].format(why=why[:200]))
     return fixes
 
 
@@ -350,13 +358,13 @@ def feedback_markdown(rec: dict) -> str:
             lines += [f"{text['note']}: {md_inline(rec['decision']['note'])}", ""]
     fixes = _first_fixes(rec, lang)
     rules = [f for f in rec["flags"] if f["kind"] == "rule"]
-    fixes += [text["rule"].format(part=f["part"], detail=md_inline(f["detail"], 120)
-                                  .replace("`", "'")) for f in rules]
+    fixes += [text["rule"].format(part=f["part"], detail=_code(f["detail"], 120))
+              for f in rules]
     if fixes:
-        lines += [f"## {text['first']}", "", *(f"- {fix}" for fix in fixes), ""]
+        lines += [f"## {text['first']}", "", *(f"- {md_inline(fix)}" for fix in fixes), ""]
     notes = _skipped(rec, lang)
     if notes:
-        lines += [f"## {text['notes']}", "", *(f"- {note}" for note in notes), ""]
+        lines += [f"## {text['notes']}", "", *(f"- {md_inline(note)}" for note in notes), ""]
     lines += [f"| {text['part']} | {text['points']} | {text['status']} |", "|---|---|---|"]
     for entry in rec["parts"]:
         status = _relabel(entry["status"][lang], rec, lang)
@@ -381,7 +389,7 @@ def feedback_markdown(rec: dict) -> str:
         lines += [f"## {text['cells']}", ""]
         for index, cell in failed.items():
             label = md_inline(rec["labels"].get(index, {}).get(lang, index))
-            error = md_inline(cell["error"] or cell["status"], 300).replace("`", "'")
+            error = md_inline(_code(cell["error"] or cell["status"], 300))
             lines.append(f"- {label}: `{error}`")
         lines.append("")
     lines += [text["checked"], "",
