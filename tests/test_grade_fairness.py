@@ -213,6 +213,11 @@ def test_check_messages_wording(capsys):
     assert out[2].startswith("✓ 1a: Z passes the public check.")
     assert "が conv2d(x, K) と一致しません" not in out[3]  # the Japanese name comes first here
     assert "が (2, 2) のカーネルによる conv2d(x, K) と一致しません" in out[3]
+    check("1b", torch.eye(9), lang="ja")
+    check("1e", torch.full((2, 2), 0.5), 1, 0, (4, 4), lang="ja")
+    out = capsys.readouterr().out.splitlines()
+    assert "WtW @ X.reshape(-1) が Z（conv2d(X, K) の転置畳み込み）と一致しません" in out[0]
+    assert "Z が X（X = arange(h * w).reshape(h, w) の場合）と一致しません" in out[1]
 
 
 def test_function_parts_earn_credit_per_hidden_case_and_name_the_edge_cases():
