@@ -464,22 +464,29 @@ def _result(name: str, value: object, what_en: str, what_ja: str, expected: torc
 def dense_bytes_problem(values: object) -> None:
     """Part 2d's memory criterion, shared by the public check and the hidden tests.
 
-    ``dense_bytes[i]`` must be the bytes of a float32 W for an ``n x n`` input: 4 bytes times
-    some number of rows times ``n * n`` columns. The number of rows is the student's own W's,
-    so a wrong W of part 1d (one row too many, transposed) is not charged again here.
+    ``dense_bytes[i]`` must be the bytes of a float32 W for an ``n x n`` input and a 3 x 3
+    kernel: 4 bytes times rows times ``n * n`` columns. The rows are those of the student's
+    own W, ``(n + a) * (n + b)`` with the same small offsets ``a``, ``b`` (-4 to 2) for every
+    ``n``: the right ``(n - 2) ** 2``, or one of part 1d's off-by-one mistakes, so that such a
+    mistake (or a transposed W) is not charged again here. The number of entries instead of
+    bytes, or float64 bytes, fits no such W.
     """
     items = as_sequence("dense_bytes", values, len(SIZES_2D))
-    for i, (item, n) in enumerate(zip(items, SIZES_2D, strict=True)):
-        got = as_int(f"dense_bytes[{i}]", item, 1, 10**15)
+    got = [as_int(f"dense_bytes[{i}]", item, 1, 10**15) for i, item in enumerate(items)]
+    offsets = [(a, b) for a in range(-4, 3) for b in range(a, 3)]
+    if any(all(g == 4 * (n + a) * (n + b) * n * n for g, n in zip(got, SIZES_2D, strict=True))
+           for a, b in offsets):
+        return
+    for i, (value, n) in enumerate(zip(got, SIZES_2D, strict=True)):
         right = 4 * (n - 2) ** 2 * n * n
-        entries, rest = divmod(got, 4)
-        rows, columns_rest = divmod(entries, n * n)
-        if rest or columns_rest or not 1 <= rows <= n * n:
-            hint_en, hint_ja = bytes_hint(got, right)
-            _fail(f"dense_bytes[{i}] = {got} is not the bytes of a float32 W with n * n = "
-                  f"{n * n} columns (n = {n}){hint_en}.",
-                  f"dense_bytes[{i}] = {got} は、列数 n * n = {n * n}（n = {n}）の float32 の W の"
-                  f"バイト数ではありません{hint_ja}。")
+        if value != right:
+            hint_en, hint_ja = bytes_hint(value, right)
+            _fail(f"dense_bytes[{i}] = {value} is not the bytes of a float32 W for n = {n} "
+                  f"(rows x n * n columns x 4 bytes){hint_en}.",
+                  f"dense_bytes[{i}] = {value} は、n = {n} の float32 の W のバイト数"
+                  f"（行数 × 列数 n * n × 4 バイト）ではありません{hint_ja}。")
+    _fail("dense_bytes do not belong to one W of the same form for every n.",
+          "dense_bytes が、すべての n で同じ形の W のバイト数になっていません。")
 
 
 def _spaced(text: str) -> str:
