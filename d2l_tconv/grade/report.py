@@ -24,6 +24,7 @@ import csv
 import json
 import re
 import statistics
+import sys
 from pathlib import Path
 
 from ..exercise_checks import FREE_TEXT, PARTS
@@ -469,6 +470,9 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
         review = "yes" if needs_review(rec) else (rec["decision"] or {}).get("decision", "-")
         lines.append(f"| {md_inline(rec['submission'])} | {_number(points(rec))} / {MAX_AUTO} | "
                      f"{review} | {md_inline(rec['ended'], 200)} | {md_inline(codes)} |")
+    if run.get("decisions_error"):
+        lines += ["", f"**decisions.csv was NOT applied: {md_inline(run['decisions_error'])}.** "
+                  "Fix it, then run `python -m d2l_tconv.grade apply OUT_DIR`."]
     lines += ["", "## Needs review", "",
               "Integrity findings hold the automatic points at 0. Record a decision per "
               "submission in `decisions.csv` (`accept` restores the would-be score, `zero` "
@@ -529,14 +533,25 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
 
 # --- writing everything ---------------------------------------------------------------------
 
-def render(out: Path, records: list[dict], run: dict) -> list[dict]:
+def render(out: Path, records: list[dict], run: dict, strict: bool = True) -> list[dict]:
     """Apply ``out/decisions.csv`` to ``records``, (re)write every output file, and return
-    the records as decided."""
+    the records as decided. A ``decisions.csv`` that cannot be read raises ``ValueError``
+    with ``strict``; otherwise it is left unapplied and report.md says why."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "feedback").mkdir(exist_ok=True)
     (out / "details").mkdir(exist_ok=True)
-    decisions = read_decisions(out / "decisions.csv", {r["submission"] for r in records})
+    run = {**run, "decisions_error": None}
+    try:
+        decisions = read_decisions(out / "decisions.csv", {r["submission"] for r in records})
+    except ValueError as error:
+        if strict:
+            raise
+        decisions, run["decisions_error"] = {}, str(error)
     records = [apply_decision(r, decisions.get(r["submission"])) for r in records]
+    names = {r["submission"] for r in records}
+    for stale in (out / "details").glob("*.json"):  # from an earlier run on other files
+        if stale.name != "_run.json" and stale.stem not in names:
+            stale.unlink()
     write_gradebook(out, records)
     write_wide(out, records)
     write_sheets(out, records)
@@ -560,7 +575,12 @@ def write_all(out: Path, results: list[SubmissionResult], sandbox: Sandbox, limi
     run = {"sandbox": sandbox.description, "timeout": limits.timeout,
            "cell_timeout": limits.cell_timeout, "part_timeout": limits.part_timeout,
            "memory_mb": limits.memory_mb, "seed": seed, "seconds": seconds}
-    render(out, [record(r, limits) for r in results], run)
+    records = [record(r, limits) for r in results]
+    try:
+        read_decisions(out / "decisions.csv", {r["submission"] for r in records})
+    except ValueError as error:
+        print(f"warning: decisions.csv not applied (see report.md): {error}", file=sys.stderr)
+    render(out, records, run, strict=False)
 
 
 def load(out: Path) -> tuple[list[dict], dict]:
