@@ -182,19 +182,33 @@ def _score(part_id: str, kind: str, event: dict | None, context: Context, ended:
     return score_values(part_id, event.get("values"), context.seed)
 
 
+_ASSIGN = re.compile(r"(?<![=<>!])=(?!=)")
+
+
+def _binds_in_text(source: str, name: str) -> bool:
+    """Whether a line of ``source`` (a cell that does not parse) defines ``name``: ``def name``
+    or ``name = ...``, ``a, name = ...``. One pass over each line: linear in the cell's
+    length (a regular expression with ``(,[^=\n]*)?`` was quadratic on ``Z,Z,Z,...``)."""
+    definition = re.compile(rf"\bdef\s+{re.escape(name)}\b")
+    for line in source.splitlines():
+        if definition.search(line):
+            return True
+        assign = _ASSIGN.search(line)
+        if assign and name in (target.strip(" \t()[]*")
+                               for target in line[:assign.start()].split(",")):
+            return True
+    return False
+
+
 def binding_cells(code_cells: list[tuple[int, str]], name: str) -> list[int]:
     """Cells that define ``name`` at top level (by the AST, or by the text of a cell that does
     not parse)."""
     found = []
-    # Bounded repetitions keep the search linear in the cell's length (an unbounded
-    # ``(,[^=\n]*)?`` is quadratic on a long line of ``Z,Z,Z,...``).
-    pattern = re.compile(rf"\bdef\s+{re.escape(name)}\b"
-                         rf"|\b{re.escape(name)}[ \t]{{0,20}}(,[^=\n]{{0,200}})?=(?!=)")
     for index, source in code_cells:
         try:
             tree = ast.parse(python_source(source))
         except (SyntaxError, ValueError, RecursionError):
-            if pattern.search(source):
+            if _binds_in_text(source, name):
                 found.append(index)
             continue
         for node in tree.body:
