@@ -9,10 +9,19 @@ reports what it finds:
    function parts the hidden inputs to call them on), the time limits;
 2. runs the cells one by one in an IPython shell (so magics parse), each under a SIGALRM
    time limit; a cell that fails or times out does not stop the later ones;
-3. after each cell, for each part whose names changed, and once more at the end, converts the
+3. after each cell, for each part whose names changed, and once more at the end (but a part
+   whose ``check(...)`` cell ran, listed in the part's ``check_cells``, is recorded right
+   after that cell and then kept: the answer is what the student checked), converts the
    answers to plain JSON (numbers, strings, lists, tensors as flat lists) or calls the
    student's function on each hidden input under its own time limit;
-4. writes one JSON object per line to the file descriptor the job names, flushed at once, so that if the
+4. while the hidden calls of an own-implementation part run (``"guard": true`` in the job:
+   ``my_kernel2matrix``, ``conv_by_matmul``), records every convolution kernel they reach
+   (:class:`Guard`): PyTorch's through a dispatch mode, which sees ``aten`` operators however
+   they were called (``F.conv3d``, ``nn.Conv2d``, ``getattr``, ``torch.ops.aten``), and
+   NumPy's and SciPy's convolution routines through wrappers put in place before any student
+   code runs; after each call it checks that the guard is still in place (a canary
+   convolution must be seen) and reports ``"guard": "lost"`` otherwise;
+5. writes one JSON object per line to the file descriptor the job names, flushed at once, so that if the
    sandbox is killed later, everything written so far can still be graded.
 
 Everything it writes is untrusted: the student's code runs in this same process and could
@@ -22,10 +31,12 @@ expected answers itself, in its own process.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
 import os
+import re
 import signal
 import sys
 import types
@@ -53,6 +64,94 @@ class State:
     fired = 0  # alarms since the phase began
     cell = -1
     part = ""
+
+
+#: aten operator names of convolutions (``aten.convolution.default``, ``aten._convolution``,
+#: ``aten.slow_conv3d_forward``, ``aten.mkldnn_convolution``, ...); not ``aten.convert...``.
+CONV_OP = re.compile(r"conv(?:olution|_|\d|\.|$)|correlat")
+#: (module, function) of NumPy and SciPy convolution routines, wrapped while a guard is on.
+ARRAY_CONVOLUTIONS = [
+    ("numpy", "convolve"), ("numpy", "correlate"),
+    ("scipy.signal", "convolve"), ("scipy.signal", "correlate"),
+    ("scipy.signal", "convolve2d"), ("scipy.signal", "correlate2d"),
+    ("scipy.signal", "fftconvolve"), ("scipy.signal", "oaconvolve"),
+    ("scipy.ndimage", "convolve"), ("scipy.ndimage", "correlate"),
+    ("scipy.ndimage", "convolve1d"), ("scipy.ndimage", "correlate1d"),
+]
+GUARDS: list = []  # the guard of the call running now, if any
+
+
+def wrap_array_convolutions() -> None:
+    """Replace NumPy's and SciPy's convolution routines, in every loaded module that holds
+    them, by wrappers that tell the active guard (call before any student code runs)."""
+    import importlib
+
+    for module_name, name in ARRAY_CONVOLUTIONS:
+        try:
+            module = importlib.import_module(module_name) if module_name == "numpy" or \
+                module_name.split(".")[0] in sys.modules else None
+        except Exception:
+            module = None
+        original = getattr(module, name, None) if module is not None else None
+        if original is None or getattr(original, "_guarded", False):
+            continue
+
+        def wrapper(*args, _original=original, _name=f"{module_name}.{name}", **kwargs):
+            if GUARDS:
+                GUARDS[-1].seen.add(_name)
+            return _original(*args, **kwargs)
+
+        functools.update_wrapper(wrapper, original)
+        del wrapper.__wrapped__
+        wrapper._guarded = True
+        for loaded in list(sys.modules.values()):
+            try:
+                if getattr(loaded, name, None) is original:
+                    setattr(loaded, name, wrapper)
+            except Exception:
+                pass
+
+
+def make_guard_class():
+    """The guard: a ``TorchDispatchMode`` that records convolution operators (thread-local,
+    like every dispatch mode), with a canary to prove it is still active."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode
+
+    canary = torch.ops.aten.convolution.default
+    canary_args = (torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 1, 1), None, [1, 1], [0, 0],
+                   [1, 1], False, [0, 0], 1)
+
+    class Guard(TorchDispatchMode):
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            return False  # else the first call imports torch._dynamo: over a second
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: set[str] = set()
+            self.probing = False
+            self.probed = False
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if self.probing:
+                self.probed = True
+            elif CONV_OP.search(str(func)):
+                self.seen.add(str(func))
+            return func(*args, **(kwargs or {}))
+
+        def still_active(self) -> bool:
+            """Whether this guard is the innermost dispatch mode and sees a convolution."""
+            if _get_current_dispatch_mode() is not self:
+                return False
+            self.probing, self.probed = True, False
+            try:
+                canary(*canary_args)
+            finally:
+                self.probing = False
+            return self.probed
+
+    return Guard
 
 
 def describe(error: BaseException) -> str:
@@ -95,13 +194,14 @@ def encode(value, depth: int = 0, budget: list | None = None):
         if len(value) > MAX_STRING:
             raise Unencodable("string too long")
         return value
-    if kind in (list, tuple):
+    if kind is list or isinstance(value, tuple):  # torch.Size and namedtuples are pairs too
         if depth >= MAX_DEPTH:
             raise Unencodable("lists nested too deeply")
-        budget[0] -= len(value)
+        items = list(list.__iter__(value) if kind is list else tuple.__iter__(value))
+        budget[0] -= len(items)
         if budget[0] < 0:
             raise Unencodable("answer too large")
-        return [encode(item, depth + 1, budget) for item in value]
+        return [encode(item, depth + 1, budget) for item in items]
     torch = sys.modules.get("torch")
     if torch is not None and kind in (torch.Tensor, torch.nn.Parameter):
         tensor = value.detach()
@@ -210,11 +310,32 @@ def main() -> int:
         exit_now(0)
 
     signal.signal(signal.SIGALRM, on_alarm)
-    if any("torch" in source for _, source in job["cells"]):
+    if job.get("font_cache"):  # matplotlib's font cache, built once by the grader
+        try:
+            import shutil
+
+            shutil.copytree(job["font_cache"], os.environ["MPLCONFIGDIR"], dirs_exist_ok=True)
+        except Exception:
+            pass
+    guarded = any(part.get("guard") for part in job["parts"])
+    if guarded or any("torch" in source for _, source in job["cells"]):
         try:  # import it before the clock of the first cell starts: it takes seconds, cold
             import torch  # noqa: F401
         except Exception:
             pass
+    Guard = None
+    if guarded:
+        if any("scipy" in source for _, source in job["cells"]):
+            try:
+                import scipy.ndimage  # noqa: F401
+                import scipy.signal  # noqa: F401
+            except Exception:
+                pass
+        try:
+            wrap_array_convolutions()
+            Guard = make_guard_class()
+        except Exception:
+            Guard = None
 
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
@@ -228,6 +349,8 @@ def main() -> int:
     namespace = shell.user_ns
     fingerprints: dict[str, tuple] = {}
     raised: set[str] = set()  # function parts whose last evaluation raised somewhere
+    frozen: set[str] = set()  # parts recorded when their check(...) cell ran
+    frozen: set[str] = set()  # parts recorded when their check(...) cell ran
 
     def value_part(part: dict, stage: str) -> dict:
         values = {}
@@ -253,40 +376,67 @@ def main() -> int:
         if type(function) is not types.FunctionType:
             return {**event, "invalid": f"{name} is a {type(function).__name__}, not a function"}
         calls: list[dict] = []
+        guard_lost = part.get("guard") and Guard is None
         for args in part["calls"]:
             if any(call.get("timeout") for call in calls):
                 calls.append({"skipped": True})  # one time-out is enough: spare the others
                 continue
             state.phase, state.fired, state.part = "part", 0, part["id"]
+            guard = Guard() if part.get("guard") and Guard is not None else None
+            call: dict = {}
             try:
                 arguments = [decode(a) for a in args]
                 setitimer(ITIMER_REAL, part_timeout)
                 try:
-                    value = function(*arguments)
+                    if guard is None:
+                        value = function(*arguments)
+                    else:
+                        GUARDS.append(guard)
+                        guard.__enter__()
+                        try:
+                            value = function(*arguments)
+                        finally:
+                            try:
+                                if not guard.still_active():
+                                    guard_lost = True
+                                guard.__exit__(None, None, None)
+                            except BaseException:
+                                guard_lost = True
+                            GUARDS.clear()
                 finally:
                     setitimer(ITIMER_REAL, 0)
-                calls.append({"value": encode(value)})
+                call = {"value": encode(value)}
             except PartTimeout:
-                calls.append({"timeout": True})
+                call = {"timeout": True}
             except Unencodable as error:
-                calls.append({"invalid": str(error)})
+                call = {"invalid": str(error)}
             except BaseException as error:  # the student's code: record and go on
-                calls.append({"error": describe(error)})
+                call = {"error": describe(error)}
             finally:
                 state.phase = "idle"
+            if guard is not None and guard.seen:
+                call["forbidden"] = sorted(guard.seen)[:20]
+            calls.append(call)
+        if part.get("guard"):
+            event["guard"] = "lost" if guard_lost else "ok"
         return {**event, "calls": calls}
 
-    def snapshot(stage: str, force: bool = False) -> None:
+    def snapshot(stage: str, force: bool = False, checked: frozenset = frozenset()) -> None:
         """Record the parts whose names changed; with ``force``, every part, except a
         function that is still the same object and did not raise last time (so a function
-        that timed out is not timed out twice)."""
+        that timed out is not timed out twice). A part whose check cell ran is recorded then,
+        as if forced, and never again unless its check cell runs again: the answer is what
+        the student checked."""
         for part in job["parts"]:
+            if part["id"] in frozen and part["id"] not in checked:
+                continue
             names = part["names"]
             key = tuple(id(namespace.get(n, MISSING)) for n in names)
             unchanged = fingerprints.get(part["id"]) == key
-            if not force and (unchanged or not any(n in namespace for n in names)):
+            forced = force or part["id"] in checked
+            if not forced and (unchanged or not any(n in namespace for n in names)):
                 continue
-            if force and unchanged and part["kind"] == "function" and \
+            if forced and unchanged and part["kind"] == "function" and \
                     part["id"] not in raised:
                 continue
             fingerprints[part["id"]] = key
@@ -318,7 +468,10 @@ def main() -> int:
             state.phase = "idle"
         emit({"event": "cell", "index": index, "status": cell_status(error),
               "error": None if error is None else describe(error)})
-        snapshot(f"after cell {index}")
+        checked = frozenset(part["id"] for part in job["parts"] if error is None
+                            and index in part.get("check_cells", ()))
+        snapshot(f"after cell {index}", checked=checked)
+        frozen.update(checked)
     snapshot("final", force=True)
     emit({"event": "done"})
     exit_now(0)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import secrets
 import shutil
 import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import instructor
+from .escape import csv_cell
 from .grader import Context, SubmissionResult, grade_submission
 from .notebook import find_submissions
 from .report import MAX_AUTO, write_all
@@ -32,7 +36,10 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m d2l_tconv.grade",
         description="Grade every .ipynb in SUBMISSIONS_DIR in a sandbox and write "
                     "OUT_DIR/gradebook.csv, per-student feedback, the free-text answers for "
-                    "marking by hand and a report.")
+                    "marking by hand and a report.",
+        epilog="Exit status: 0 every submission graded; 1 graded, but the grader failed on "
+               "some submission (its rows say 'not graded: internal error', the traceback "
+               "is in report.md) or on the report; 2 usage error, nothing graded.")
     p.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
     p.add_argument("--out", type=Path, required=True, metavar="OUT_DIR")
     p.add_argument("--jobs", type=_positive(int), default=min(2, os.cpu_count() or 1),
@@ -56,15 +63,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Exit codes: every submission graded; graded, but the grader failed on some submission (its
+#: rows say ``not graded: internal error``) or on the report; usage error (nothing graded).
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Grade a folder; returns :data:`EXIT_OK`, :data:`EXIT_FAILURES` or :data:`EXIT_USAGE`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("apply", "finalize"):  # the instructor's steps after grading
+        return instructor.main(argv)
     args = parser().parse_args(argv)
     submissions, out = args.submissions.resolve(), args.out.resolve()
     if not submissions.is_dir():
         print(f"SUBMISSIONS_DIR: {args.submissions} is not a folder", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if out == submissions:
         print("--out: OUT_DIR must differ from SUBMISSIONS_DIR", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.cell_timeout > args.timeout:
         args.cell_timeout = args.timeout
     limits = Limits(args.timeout, args.cell_timeout, args.part_timeout, args.memory_mb)
@@ -80,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no sandbox: {sandbox.problem}.\nStudent code would run unconfined, "
                   "so the scores could not be trusted. Install bubblewrap, or pass "
                   "--allow-unsandboxed to grade anyway.", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         print(sandbox.description, flush=True)
         paths = find_submissions(submissions)
         context = Context(sandbox, stage, hidden, limits, seed, private / "runs")
@@ -96,9 +112,37 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(private, ignore_errors=True)
     # Written only now, from this process, after every sandbox has finished.
-    write_all(out, results, sandbox, limits, seed, time.monotonic() - start)
+    try:
+        write_all(out, results, sandbox, limits, seed, time.monotonic() - start)
+    except Exception:  # noqa: BLE001 - never leave OUT empty: write what can be written
+        write_fallback(out, results, traceback.format_exc())
+        print(f"error: the report writer failed; wrote {out / 'gradebook.csv'} and "
+              f"{out / 'report.md'} with the traceback", file=sys.stderr)
+        return EXIT_FAILURES
     print(f"wrote {out / 'gradebook.csv'} ({len(results)} submission(s)), feedback/, "
           "free_text_for_marking.md, report.md")
     if sandbox.kind == "none":
         print(sandbox.description, file=sys.stderr)
-    return 0
+    failed = [r.name for r in results if r.internal_error]
+    if failed:
+        print(f"graded, with failures: the grader failed on {len(failed)} submission(s) "
+              f"({', '.join(failed[:10])}); see report.md", file=sys.stderr)
+        return EXIT_FAILURES
+    return EXIT_OK
+
+
+def write_fallback(out: Path, results: list[SubmissionResult], trace: str) -> None:
+    """A plain gradebook.csv and report.md, for when the full report cannot be written."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "gradebook.csv", "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["submission", "part", "points", "max_points", "status"])
+        for result in results:
+            for row in result.parts:
+                writer.writerow([csv_cell(result.name), row.part, f"{row.points:g}",
+                                 row.max_points, csv_cell(row.status)])
+    fence = "~~~~"
+    lines = ["# Grading report (fallback)", "",
+             "The full report could not be written; gradebook.csv is complete. "
+             "The grader's error:", "", fence, trace.replace(fence, "~ ~"), fence, ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")

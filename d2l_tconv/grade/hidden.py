@@ -9,7 +9,14 @@ knowing this code does not let anyone hard-code answers.
 
 Each scorer takes decoded answers (:mod:`.data`) and returns an :class:`Outcome` whose
 ``status`` is short and stable (it goes into the gradebook) and whose ``message`` explains it
-(it goes into the student's feedback).
+(it goes into the student's feedback); both are :class:`~.texts.Text`, English with Japanese.
+
+Which forms of an answer are accepted (tensors, arrays, lists, NumPy and 0-d tensor numbers,
+pairs of any kind) is decided by the acceptance functions of :mod:`d2l_tconv.exercise_checks`,
+the same code the students' public ``check(...)`` runs. The partial-credit policy
+(:mod:`.rubric`, "Automatic parts"): value parts score per criterion (each value of a pair
+separately); function parts score in proportion to the hidden cases passed (for ``count_W``,
+each of the two counts is half a case).
 """
 
 from __future__ import annotations
@@ -23,10 +30,28 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..exercise_checks import SIZES_2D, part
+from ..exercise_checks import (
+    ATOL,
+    RTOL,
+    SIZES_2D,
+    AnswerError,
+    as_bool,
+    as_int,
+    as_sequence,
+    as_tensor,
+    as_times,
+    bytes_hint,
+    compare,
+    count_pair,
+    dense_bytes_problem,
+    dtype_name,
+    part,
+)
 from .data import MISSING, InvalidAnswer, decode_answer
+from .measure import timings_problem
+from .texts import Text
 
-RTOL, ATOL = 1e-4, 1e-4
+__all__ = ["ATOL", "RTOL", "CASES", "Outcome", "hidden_inputs", "score_calls", "score_values"]
 
 
 @dataclass(frozen=True)
@@ -36,10 +61,6 @@ class Outcome:
     points: float
     status: str
     message: str
-
-
-class _Wrong(Exception):
-    """An answer of the wrong form or value; ``args[0]`` names it for the status."""
 
 
 # --- references, all by PyTorch -----------------------------------------------------------
@@ -71,42 +92,69 @@ def dense_bytes(input_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> 
 
 # --- hidden inputs --------------------------------------------------------------------------
 
+#: The hidden cases of each function part, in order: what each one tests, (English, Japanese).
+CASES: dict[str, list[tuple[str, str]]] = {
+    "1d": [("a random kernel and input", "ランダムなカーネルと入力"),
+           ("a non-square kernel and input", "正方形でないカーネルと入力"),
+           ("a 1 × 1 kernel", "1 × 1 のカーネル"),
+           ("a kernel as large as the input (one output)",
+            "入力と同じ大きさのカーネル（出力は 1 つ）")],
+    "2a": [("a random kernel and input", "ランダムなカーネルと入力"),
+           ("a non-square kernel and input", "正方形でないカーネルと入力"),
+           ("a 1 × 1 kernel", "1 × 1 のカーネル"),
+           ("a kernel as large as the input (one output)",
+            "入力と同じ大きさのカーネル（出力は 1 つ）")],
+    "2c": [("a batch of 2 with several channels", "複数チャネルの 2 枚のバッチ"),
+           ("N = 1, C = 1, C_out = 1 (a squeeze() would drop these)",
+            "N = 1、C = 1、C_out = 1（squeeze() で消える次元）"),
+           ("a kernel as large as the input (1 × 1 output)",
+            "入力と同じ大きさのカーネル（出力は 1 × 1）")],
+}
+
+
 def _rng(seed: int, part_id: str) -> tuple[random.Random, torch.Generator]:
     mixed = random.Random(f"{seed}/{part_id}").getrandbits(62)
     return random.Random(mixed), torch.Generator().manual_seed(mixed)
 
 
-def hidden_inputs(seed: int) -> dict[str, list[tuple]]:
-    """Arguments of each call to each function part, drawn from ``seed``."""
-    inputs: dict[str, list[tuple]] = {}
+def _shapes(r: random.Random, case: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(input shape, kernel shape) of hidden case ``case`` of 1d and 2a (see :data:`CASES`)."""
+    if case == 0:
+        k = r.randint(2, 4)
+        n = k + r.randint(1, 5)
+        return (n, n + r.randint(0, 2)), (k, k)
+    if case == 1:
+        kh, kw = r.sample(range(1, 5), 2)
+        h, w = kh + r.randint(0, 5), kw + r.randint(0, 5)
+        if h == w:
+            w += 1
+        return (h, w), (kh, kw)
+    if case == 2:
+        return (r.randint(2, 8), r.randint(2, 8)), (1, 1)
+    h, w = r.randint(2, 5), r.randint(2, 5)
+    return (h, w), (h, w)
 
+
+def hidden_inputs(seed: int) -> dict[str, list[tuple]]:
+    """Arguments of each call to each function part, drawn from ``seed``, one per case of
+    :data:`CASES`."""
     r, g = _rng(seed, "1d")
-    cases: list[tuple] = []
-    while len(cases) < 4 or not any(k.shape[0] != k.shape[1] and s[0] != s[1]
-                                    for k, s in cases):
-        if len(cases) == 4:
-            cases.pop(0)
-        kh, kw = r.randint(1, 4), r.randint(1, 4)
-        shape = (kh + r.randint(0, 5), kw + r.randint(0, 5))
-        cases.append((torch.randn(kh, kw, generator=g), shape))
-    inputs["1d"] = cases
+    inputs: dict[str, list[tuple]] = {"1d": []}
+    for case in range(len(CASES["1d"])):
+        shape, kernel = _shapes(r, case)
+        inputs["1d"].append((torch.randn(*kernel, generator=g), shape))
 
     r, _ = _rng(seed, "2a")
-    cases = []
-    for _ in range(4):
-        h, w = r.randint(2, 12), r.randint(2, 12)
-        cases.append(((h, w), (r.randint(1, min(h, 5)), r.randint(1, min(w, 5)))))
-    inputs["2a"] = cases
+    inputs["2a"] = [_shapes(r, case) for case in range(len(CASES["2a"]))]
 
     r, g = _rng(seed, "2c")
-    cases = []
-    for _ in range(3):
-        n, c, c_out = r.randint(1, 2), r.randint(1, 3), r.randint(1, 3)
+    inputs["2c"] = []
+    for case in range(len(CASES["2c"])):
+        n, c, c_out = (2, r.randint(2, 3), r.randint(2, 3)) if case != 1 else (1, 1, 1)
         kh, kw = r.randint(1, 3), r.randint(1, 3)
-        h, w = kh + r.randint(0, 5), kw + r.randint(0, 5)
-        cases.append((torch.randn(n, c, h, w, generator=g),
-                      torch.randn(c_out, c, kh, kw, generator=g)))
-    inputs["2c"] = cases
+        h, w = (kh, kw) if case == 2 else (kh + r.randint(1, 5), kw + r.randint(1, 5))
+        inputs["2c"].append((torch.randn(n, c, h, w, generator=g),
+                             torch.randn(c_out, c, kh, kw, generator=g)))
     return inputs
 
 
@@ -116,49 +164,35 @@ def hidden_x(seed: int, shape: tuple[int, int], count: int = 3) -> list[torch.Te
     return [torch.randn(*shape, generator=g, dtype=torch.float64) for _ in range(count)]
 
 
-# --- form checks ----------------------------------------------------------------------------
-
-def _tensor(name: str, value: Any, shape: tuple[int, ...] | None = None) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise _Wrong(f"{name} is not a tensor")
-    if value.dtype == torch.bool:
-        raise _Wrong(f"{name} is a bool tensor")
-    if shape is not None and tuple(value.shape) != shape:
-        raise _Wrong(f"{name} has shape {tuple(value.shape)}, expected {shape}")
-    return value.to(torch.float64)
-
-
-def _int(name: str, value: Any, low: int, high: int) -> int:
-    if type(value) is not int:
-        raise _Wrong(f"{name} is not an int")
-    if not low <= value <= high:
-        raise _Wrong(f"{name} is out of range [{low}, {high}]")
-    return value
-
-
-def _close(name: str, got: torch.Tensor, expected: torch.Tensor) -> None:
-    if tuple(got.shape) != tuple(expected.shape):
-        raise _Wrong(f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
-    if not torch.allclose(got.double(), expected.double(), rtol=RTOL, atol=ATOL):
-        raise _Wrong(f"{name} has wrong values")
-
-
 # --- value parts ----------------------------------------------------------------------------
 
-def _score_1a(values: dict, seed: int) -> list[tuple[int, str | None]]:
+#: One criterion of a value part: the names it judges, its points, and the test (raises
+#: :class:`AnswerError` when the answer is wrong).
+Criterion = tuple[str, int, Callable[[], None]]
+
+
+def _criteria_1a(values: dict, seed: int) -> list[Criterion]:
     X, K = section_example()
     expected = F.conv_transpose2d(F.conv2d(X[None, None], K[None, None]), K[None, None])[0, 0]
-    return [_criterion(1, lambda: _close("Z", _tensor("Z", values["Z"], (3, 3)), expected))]
+    return [("Z", 1, lambda: compare("Z", as_tensor("Z", values["Z"], (3, 3)), expected,
+                                     "conv_transpose2d(conv2d(X, K), K)",
+                                     "conv_transpose2d(conv2d(X, K), K)",
+                                     dtype_name(values["Z"])))]
 
 
-def _score_1b(values: dict, seed: int) -> list[tuple[int, str | None]]:
+def _criteria_1b(values: dict, seed: int) -> list[Criterion]:
     X, K = section_example()
     W = conv_matrix(K, (3, 3))
-    return [_criterion(1, lambda: _close("WtW", _tensor("WtW", values["WtW"], (9, 9)),
-                                         W.T @ W))]
+    return [("WtW", 1, lambda: compare("WtW", as_tensor("WtW", values["WtW"], (9, 9)), W.T @ W,
+                                       "W^T W of the section's W", "節の W の W^T W",
+                                       dtype_name(values["WtW"])))]
 
 
-def _score_1c(values: dict, seed: int) -> list[tuple[int, str | None]]:
+def _wrong(name: str) -> None:
+    raise AnswerError(f"{name} is wrong.", f"{name} が違います。")
+
+
+def _criteria_1c(values: dict, seed: int) -> list[Criterion]:
     X, K = section_example()
     W = conv_matrix(K, (3, 3))
     WtW = W.T @ W
@@ -166,32 +200,30 @@ def _score_1c(values: dict, seed: int) -> list[tuple[int, str | None]]:
     identity = bool(torch.allclose(WtW, torch.eye(9, dtype=torch.float64)))
 
     def rank_ok() -> None:
-        if _int("rank_WtW", values["rank_WtW"], 0, 10**6) != rank:
-            raise _Wrong("rank_WtW is wrong")
+        if as_int("rank_WtW", values["rank_WtW"], 0, 10**6) != rank:
+            _wrong("rank_WtW")
 
     def identity_ok() -> None:
-        value = values["WtW_is_identity"]
-        if type(value) is not bool:
-            raise _Wrong("WtW_is_identity is not a bool")
-        if value != identity:
-            raise _Wrong("WtW_is_identity is wrong")
+        if as_bool("WtW_is_identity", values["WtW_is_identity"]) != identity:
+            _wrong("WtW_is_identity")
 
-    return [_criterion(1, rank_ok), _criterion(1, identity_ok)]
+    return [("rank_WtW", 1, rank_ok), ("WtW_is_identity", 1, identity_ok)]
 
 
-def _score_1e(values: dict, seed: int) -> list[tuple[int, str | None]]:
+def _criteria_1e(values: dict, seed: int) -> list[Criterion]:
     def recovers() -> None:
-        K = _tensor("K_id", values["K_id"])
+        K = as_tensor("K_id", values["K_id"])
         if K.ndim != 2 or min(K.shape) < 2 or max(K.shape) > 7:
-            raise _Wrong("K_id is not a kernel between 2 x 2 and 7 x 7")
-        stride = _int("stride_id", values["stride_id"], 1, 4)
-        padding = _int("padding_id", values["padding_id"], 0, 6)
-        shape = values["input_shape_id"]
-        if type(shape) is not list or len(shape) != 2:
-            raise _Wrong("input_shape_id is not a pair")
-        h, w = (_int("input_shape_id", n, 2, 32) for n in shape)
+            raise AnswerError(f"K_id has shape {tuple(K.shape)}: it is not a kernel between "
+                              "2 x 2 and 7 x 7.",
+                              f"K_id の形状 {tuple(K.shape)} は 2 × 2 から 7 × 7 までの"
+                              "カーネルではありません。")
         if not torch.isfinite(K).all():
-            raise _Wrong("K_id is not finite")
+            raise AnswerError("K_id is not finite.", "K_id に有限でない値があります。")
+        stride = as_int("stride_id", values["stride_id"], 1, 4)
+        padding = as_int("padding_id", values["padding_id"], 0, 6)
+        h, w = (as_int(f"input_shape_id[{i}]", n, 2, 32) for i, n in
+                enumerate(as_sequence("input_shape_id", values["input_shape_id"], 2)))
         a = tuple((n + 2 * padding - k) % stride for n, k in zip((h, w), K.shape, strict=True))
         for X in hidden_x(seed, (h, w)):
             try:
@@ -199,67 +231,59 @@ def _score_1e(values: dict, seed: int) -> list[tuple[int, str | None]]:
                 Z = F.conv_transpose2d(Y, K[None, None], stride=stride, padding=padding,
                                        output_padding=a)[0, 0]
             except RuntimeError as error:
-                raise _Wrong("PyTorch cannot run this convolution") from error
+                raise AnswerError("PyTorch cannot run this convolution.",
+                                  "この設定では PyTorch が畳み込みを計算できません。") from error
             if Z.shape != X.shape or not torch.allclose(Z, X, rtol=1e-6, atol=1e-6):
-                raise _Wrong("Z differs from X")
+                raise AnswerError("Z differs from X for a random X of that size.",
+                                  "その大きさのランダムな X で Z が X と一致しません。")
 
-    return [_criterion(2, recovers)]
-
-
-def _score_2b(values: dict, seed: int) -> list[tuple[int, str | None]]:
-    def dense_ok() -> None:
-        if _int("bytes_dense_224", values["bytes_dense_224"], 0, 10**18) != dense_bytes(
-                (224, 224), (3, 3)):
-            raise _Wrong("bytes_dense_224 is wrong")
-
-    def kernel_ok() -> None:
-        per_entry = torch.empty((), dtype=torch.float32).element_size()
-        if _int("bytes_kernel_224", values["bytes_kernel_224"], 0, 10**18) != 9 * per_entry:
-            raise _Wrong("bytes_kernel_224 is wrong")
-
-    return [_criterion(1, dense_ok), _criterion(1, kernel_ok)]
+    return [("K_id, stride_id, padding_id, input_shape_id", 2, recovers)]
 
 
-def _score_2d(values: dict, seed: int) -> list[tuple[int, str | None]]:
+def _bytes(name: str, value: Any, expected: int) -> None:
+    got = as_int(name, value, 0, 10**18)
+    if got != expected:
+        hint_en, hint_ja = bytes_hint(got, expected, "matrix", "行列")
+        raise AnswerError(f"{name} is wrong{hint_en}.", f"{name} が違います{hint_ja}。")
+
+
+def _criteria_2b(values: dict, seed: int) -> list[Criterion]:
+    per_entry = torch.empty((), dtype=torch.float32).element_size()
+    return [
+        ("bytes_dense_224", 1, lambda: _bytes("bytes_dense_224", values["bytes_dense_224"],
+                                              dense_bytes((224, 224), (3, 3)))),
+        ("bytes_kernel_224", 1, lambda: _bytes("bytes_kernel_224", values["bytes_kernel_224"],
+                                               9 * per_entry)),
+    ]
+
+
+def _criteria_2d(values: dict, seed: int) -> list[Criterion]:
     n = len(SIZES_2D)
 
-    def memory_ok() -> None:
-        got = values["dense_bytes"]
-        if type(got) is not list or len(got) != n or any(type(v) is not int for v in got):
-            raise _Wrong(f"dense_bytes is not a list of {n} ints")
-        if got != [dense_bytes((s, s), (3, 3)) for s in SIZES_2D]:
-            raise _Wrong("dense_bytes is wrong")
-
     def times_ok() -> None:
-        for name in ("dense_ms", "conv_ms"):
-            got = values[name]
-            if type(got) is not list or len(got) != n or any(
-                    type(v) not in (int, float) or not math.isfinite(v) or v <= 0 for v in got):
-                raise _Wrong(f"{name} is not a list of {n} positive times")
+        problem = timings_problem(as_times("dense_ms", values["dense_ms"], n),
+                                  as_times("conv_ms", values["conv_ms"], n))
+        if problem:  # G1 (issue 8): typed-in timings do not earn the point
+            raise AnswerError(*problem)
 
-    return [_criterion(1, memory_ok), _criterion(1, times_ok)]
-
-
-def _criterion(points: int, test: Callable[[], None]) -> tuple[int, str | None]:
-    """``(points, None)`` if ``test`` passes, else ``(0, why)``."""
-    try:
-        test()
-    except _Wrong as wrong:
-        return 0, str(wrong)
-    except InvalidAnswer as invalid:
-        return 0, f"invalid: {invalid}"
-    return points, None
+    return [("dense_bytes", 1, lambda: dense_bytes_problem(values["dense_bytes"])),
+            ("dense_ms, conv_ms", 1, times_ok)]
 
 
-_VALUE_SCORERS = {"1a": _score_1a, "1b": _score_1b, "1c": _score_1c, "1e": _score_1e,
-                  "2b": _score_2b, "2d": _score_2d}
+_VALUE_CRITERIA = {"1a": _criteria_1a, "1b": _criteria_1b, "1c": _criteria_1c,
+                   "1e": _criteria_1e, "2b": _criteria_2b, "2d": _criteria_2d}
+
+
+def _lines(en: list[str], ja: list[str]) -> Text:
+    return Text("\n".join(en), "\n".join(ja))
 
 
 def score_values(part_id: str, raw: Any, seed: int) -> Outcome:
     """Score a value part from the harness's ``values`` object (name -> encoded answer)."""
     spec = part(part_id)
     if type(raw) is not dict or set(raw) != set(spec.names):
-        return Outcome(0, "invalid answer: malformed result", "The answer could not be read.")
+        return Outcome(0, Text("invalid answer: malformed result", "読み取れない答え: 形式の誤り"),
+                       Text("The answer could not be read.", "答えを読み取れませんでした。"))
     values: dict[str, Any] = {}
     missing, none, invalid = [], [], []
     for name in spec.names:
@@ -270,30 +294,47 @@ def score_values(part_id: str, raw: Any, seed: int) -> Outcome:
             continue
         if values[name] is MISSING:
             missing.append(name)
-        elif values[name] is None:
+        elif values[name] is None or values[name] is Ellipsis:
             none.append(name)
     if invalid:
         text = "; ".join(invalid)
-        return Outcome(0, f"invalid answer: {text}",
-                       f"Not plain data (numbers, lists, tensors): {text}.")
+        return Outcome(0, Text(f"invalid answer: {text}", f"読み取れない答え: {text}"),
+                       Text(f"Not plain data (numbers, lists, tensors, arrays): {text}.",
+                            f"単純なデータ（数、リスト、テンソル、配列）ではありません: {text}。"))
+    if len(none) == len(spec.names):
+        return Outcome(0, Text("not attempted", "未着手"),
+                       Text(f"{', '.join(none)}: still None.",
+                            f"{', '.join(none)} は None のままです。"))
     if missing or none:
         text = "; ".join(([f"{', '.join(missing)} not defined"] if missing else [])
                          + ([f"{', '.join(none)} still None"] if none else []))
-        return Outcome(0, f"missing: {text}", f"No answer: {text}.")
-    results = _VALUE_SCORERS[part_id](values, seed)
-    points = sum(p for p, _ in results)
-    problems = [why for _, why in results if why]
-    if not problems:
-        return Outcome(points, "ok", "Correct.")
-    label = "partial" if points else "wrong"
-    return Outcome(points, f"{label}: {'; '.join(problems)}", "; ".join(problems) + ".")
+        text_ja = "; ".join(([f"{', '.join(missing)} が定義されていません"] if missing else [])
+                            + ([f"{', '.join(none)} は None のままです"] if none else []))
+        return Outcome(0, Text(f"missing: {text}", f"未回答: {text_ja}"),
+                       Text(f"No answer: {text}.", f"答えがありません: {text_ja}。"))
+    points, wrong, en, ja = 0, [], [], []
+    for names, worth, test in _VALUE_CRITERIA[part_id](values, seed):
+        try:
+            test()
+        except AnswerError as error:
+            wrong.append(names)
+            en.append(error.en)
+            ja.append(error.ja)
+        else:
+            points += worth
+    if not wrong:
+        return Outcome(points, Text("ok", "正解"), Text("Correct.", "正解です。"))
+    label, label_ja = ("partial", "一部正解") if points else ("wrong", "不正解")
+    return Outcome(points, Text(f"{label}: {'; '.join(wrong)}", f"{label_ja}: {'; '.join(wrong)}"),
+                   _lines(en, ja))
 
 
 # --- function parts -------------------------------------------------------------------------
 
-def _describe(args: tuple) -> str:
-    return ", ".join(f"tensor of shape {tuple(a.shape)}" if isinstance(a, torch.Tensor)
-                     else repr(a) for a in args)
+def _describe(args: tuple, lang: str = "en") -> str:
+    shape = "tensor of shape {}" if lang == "en" else "形状 {} のテンソル"
+    return ", ".join(shape.format(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a)
+                     for a in args)
 
 
 def _expected(part_id: str, args: tuple) -> Any:
@@ -303,66 +344,131 @@ def _expected(part_id: str, args: tuple) -> Any:
     if part_id == "2a":
         shape, kernel_shape = args
         W = conv_matrix(torch.ones(kernel_shape, dtype=torch.float64), shape)
-        return [W.numel(), int(torch.count_nonzero(W))]
+        return (W.numel(), int(torch.count_nonzero(W)))
     if part_id == "2c":
         X, K = args
         return F.conv2d(X.double(), K.double())
     raise ValueError(f"part_id: {part_id!r} is not a function part")
 
 
-def _compare(part_id: str, got: Any, expected: Any) -> None:
+def _case_score(part_id: str, got: Any, expected: Any) -> float:
+    """Share of one hidden case earned (1, or for ``count_W`` 0.5 per right count); raises
+    :class:`AnswerError` with the reason when it is not 1."""
+    name = f"{part(part_id).names[0]}(...)"
     if part_id == "2a":
-        if type(got) is not list or len(got) != 2 or any(type(v) is not int for v in got):
-            raise _Wrong("the result is not a pair of ints")
-        if got != expected:
-            raise _Wrong("wrong counts")
-        return
-    _close("the result", _tensor("the result", got), expected)
+        pair = count_pair(name, got)
+        right = [g == e for g, e in zip(pair, expected, strict=True)]
+        if all(right):
+            return 1.0
+        names = [n for n, ok in zip(("entries", "non_zeros"), right, strict=True) if not ok]
+        raise _Partial(0.5 * sum(right),
+                       AnswerError(f"returned {pair}: {', '.join(names)} wrong.",
+                                   f"{pair} を返しました。{', '.join(names)} が違います。"))
+    compare(name, as_tensor(name, got), expected, "PyTorch's result", "PyTorch の結果",
+            dtype_name(got))
+    return 1.0
+
+
+class _Partial(Exception):
+    """Part of a hidden case earned: ``args`` = (share, AnswerError)."""
 
 
 def score_calls(part_id: str, event: dict, cases: list[tuple]) -> Outcome:
-    """Score a function part from the harness's event (``calls``, ``missing``, ``invalid``)."""
-    name = part(part_id).names[0]
+    """Score a function part from the harness's event (``calls``, ``missing``, ``invalid``):
+    points in proportion to the hidden cases passed."""
+    spec = part(part_id)
+    name = spec.names[0]
     if event.get("missing") is True:
-        return Outcome(0, f"missing: {name} not defined", f"No function {name} was defined.")
+        return Outcome(0, Text(f"missing: {name} not defined",
+                               f"未回答: {name} が定義されていません"),
+                       Text(f"No function {name} was defined.",
+                            f"関数 {name} が定義されていません。"))
     if "invalid" in event:
         reason = str(event["invalid"])[:120]
-        return Outcome(0, f"invalid answer: {reason}", reason)
+        return Outcome(0, Text(f"invalid answer: {reason}", f"読み取れない答え: {reason}"),
+                       Text(reason, reason))
     calls = event.get("calls")
     if type(calls) is not list or len(calls) != len(cases) or any(type(c) is not dict
                                                                    for c in calls):
-        return Outcome(0, "invalid answer: malformed result", "The results could not be read.")
-    failures: list[str] = []
-    first_error = first_timeout = first_invalid = None
-    for number, (call, args) in enumerate(zip(calls, cases, strict=True), start=1):
-        where = f"hidden input {number} ({_describe(args)})"
+        return Outcome(0, Text("invalid answer: malformed result", "読み取れない答え: 形式の誤り"),
+                       Text("The results could not be read.", "結果を読み取れませんでした。"))
+    names = CASES.get(part_id) or [(f"case {i}", f"ケース {i}") for i in range(1, len(cases) + 1)]
+    earned = 0.0
+    en: list[str] = []
+    ja: list[str] = []
+    causes: list[tuple[str, str, str]] = []  # (kind, en, ja) of each failed case
+    not_implemented = 0
+    for number, (call, args, (what, what_ja)) in enumerate(
+            zip(calls, cases, names, strict=False), start=1):
+        where = f"hidden input {number}, {what} ({_describe(args)})"
+        where_ja = f"非公開の入力 {number}、{what_ja}（{_describe(args, 'ja')}）"
         if call.get("timeout") is True:
-            first_timeout = first_timeout or number
-            failures.append(f"{where}: time limit exceeded")
+            causes.append(("timeout", f"hidden input {number}", f"非公開の入力 {number}"))
+            en.append(f"{where}: took longer than the time limit per call.")
+            ja.append(f"{where_ja}: 1 回の呼び出しの制限時間を超えました。")
         elif call.get("skipped") is True:
-            failures.append(f"{where}: not run (an earlier hidden input timed out)")
+            causes.append(("skipped", "", ""))
+            en.append(f"{where}: not run (an earlier hidden input timed out).")
+            ja.append(f"{where_ja}: 実行しませんでした（前の入力が時間切れになったため）。")
         elif "error" in call:
             error = str(call["error"])[:200]
-            first_error = first_error or (number, error.split(":")[0])
-            failures.append(f"{where}: raised {error}")
+            kind = error.split(":")[0]
+            not_implemented += kind == "NotImplementedError"
+            causes.append(("error", f"{kind} on hidden input {number}",
+                           f"非公開の入力 {number} で {kind}"))
+            en.append(f"{where}: raised {error}")
+            ja.append(f"{where_ja}: {error} が発生しました。")
         elif "invalid" in call or "value" not in call:
-            first_invalid = first_invalid or (number, str(call.get("invalid", "malformed"))[:80])
-            failures.append(f"{where}: the result is not plain data")
+            reason = str(call.get("invalid", "malformed"))[:80]
+            causes.append(("invalid", reason, reason))
+            en.append(f"{where}: the result is not plain data ({reason}).")
+            ja.append(f"{where_ja}: 結果が単純なデータではありません（{reason}）。")
         else:
             try:
-                _compare(part_id, decode_answer(call["value"]), _expected(part_id, args))
-            except _Wrong as wrong:
-                failures.append(f"{where}: {wrong}")
+                earned += _case_score(part_id, decode_answer(call["value"]),
+                                      _expected(part_id, args))
+                continue
+            except _Partial as partial:
+                share, error = partial.args
+                earned += share
+            except AnswerError as wrong:
+                error = wrong
             except InvalidAnswer as invalid:
-                first_invalid = first_invalid or (number, str(invalid)[:80])
-                failures.append(f"{where}: {invalid}")
-    if not failures:
-        return Outcome(part(part_id).points, "ok", f"Correct on all {len(cases)} hidden inputs.")
-    message = "\n".join([f"Failed on {len(failures)} of {len(cases)} hidden inputs:", *failures])
-    if first_timeout:
-        return Outcome(0, f"timeout: hidden input {first_timeout}", message)
-    if first_error:
-        return Outcome(0, f"error: {first_error[1]} on hidden input {first_error[0]}", message)
-    if first_invalid:
-        return Outcome(0, f"invalid answer: {first_invalid[1]}", message)
-    return Outcome(0, f"wrong: {len(failures)} of {len(cases)} hidden inputs", message)
+                error = AnswerError(str(invalid), str(invalid))
+            causes.append(("wrong", "", ""))
+            en.append(f"{where}: {error.en}")
+            ja.append(f"{where_ja}: {error.ja}")
+    total = len(cases)
+    points = round(spec.points * earned / total, 2)
+    if not causes:
+        return Outcome(spec.points, Text("ok", "正解"),
+                       Text(f"Correct on all {total} hidden inputs.",
+                            f"非公開の入力 {total} 個すべてで正解です。"))
+    if not_implemented == total:
+        return Outcome(0, Text("not attempted", "未着手"),
+                       Text(f"{name} still raises NotImplementedError.",
+                            f"{name} はまだ NotImplementedError を送出します。"))
+    passed = total - len(causes)
+    message = Text("\n".join([f"Passed {passed} of {total} hidden inputs "
+                              f"({_number(points)} of {spec.points} points):", *en]),
+                   "\n".join([f"非公開の入力 {total} 個のうち {passed} 個に正解しました"
+                              f"（{spec.points} 点中 {_number(points)} 点）:", *ja]))
+    if points:
+        return Outcome(points, Text(f"partial: {passed} of {total} hidden inputs",
+                                    f"一部正解: 非公開の入力 {total} 個中 {passed} 個"), message)
+    first = {kind: (text, text_ja) for kind, text, text_ja in reversed(causes)}
+    if "timeout" in first:
+        return Outcome(0, Text(f"timeout: {first['timeout'][0]}",
+                               f"時間切れ: {first['timeout'][1]}"), message)
+    if "error" in first:
+        return Outcome(0, Text(f"error: {first['error'][0]}", f"エラー: {first['error'][1]}"),
+                       message)
+    if "invalid" in first:
+        return Outcome(0, Text(f"invalid answer: {first['invalid'][0]}",
+                               f"読み取れない答え: {first['invalid'][1]}"), message)
+    return Outcome(0, Text(f"wrong: {len(causes)} of {total} hidden inputs",
+                           f"不正解: 非公開の入力 {total} 個中 {len(causes)} 個"), message)
+
+
+def _number(points: float) -> str:
+    return str(int(points)) if float(points).is_integer() else f"{points:g}"

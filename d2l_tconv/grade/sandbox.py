@@ -2,18 +2,23 @@
 
 The sandbox (Linux, ``bwrap`` from the Debian/Ubuntu package ``bubblewrap``):
 
-* the whole file system read-only (``--ro-bind / /``, ``/dev`` too), except a private,
-  size-limited ``/tmp`` that is the student's scratch folder and disappears with the sandbox
-  (and a small private ``/dev/shm``);
+* the whole file system read-only (``--ro-bind / /``, ``/dev`` and ``/dev/shm`` too), except a
+  private, size-limited ``/tmp`` that is the student's scratch folder and disappears with the
+  sandbox;
 * hidden (an empty read-only folder mounted over them): the repository and the installed
   ``d2l_tconv`` (reference implementation, grader, hidden tests, solutions), the submissions
   folder, the output folder, the grader's staging folder and the grader's home directory
   (the Python installation is mounted back read-only where it lies inside one of them);
 * no network, own process/IPC/UTS namespaces, a fresh session, no capabilities, an unprivileged
   user id, and a seccomp filter that refuses to create processes (threads still work), so the
-  memory limit cannot be multiplied by forking;
+  memory limit cannot be multiplied by forking, and refuses shared memory (``mmap`` with
+  ``MAP_SHARED``, ``memfd_create``, ``shmget``), which ``RLIMIT_DATA`` would not count;
 * a student-safe copy of ``d2l_tconv`` on ``PYTHONPATH``: ``__init__`` (generated),
   ``project``, ``exercise_checks``; nothing else of the package exists in there.
+
+Memory: this machine kind offers no delegated cgroup v2 (``memory.max``) to an unprivileged
+grader, so the limit is ``RLIMIT_DATA`` (private and anonymous memory) minus the size of the
+private /tmp, with the shared kinds of memory refused by seccomp (above).
 
 Limits on every run: ``RLIMIT_DATA`` (memory, counts anonymous mappings), ``RLIMIT_FSIZE``,
 ``RLIMIT_CORE``, ``RLIMIT_NOFILE``; a per-cell and per-call alarm inside the harness; and a
@@ -45,13 +50,16 @@ SAFE_MODULES = ("project.py", "exercise_checks.py")
 SAFE_INIT = '"""Student-safe part of d2l_tconv (inside the grader\'s sandbox)."""\n'
 SANDBOX_TMP_BYTES = 256 * 2**20
 OUTPUT_FILE_BYTES = 64 * 2**20
+FONT_CACHE = "mplconfig"  # matplotlib's font cache in the stage (build_font_cache)
 
-# seccomp: (arch, [syscalls refused with EPERM], clone, clone3) for the machines we know.
+# seccomp, for the machines we know: arch, syscalls refused with EPERM (fork, vfork; memfd_create,
+# shmget: memory that RLIMIT_DATA does not count), clone, clone3, mmap.
 _SECCOMP_ARCH = {
-    "x86_64": (0xC000003E, [57, 58], 56, 435),  # fork, vfork; clone; clone3
-    "aarch64": (0xC00000B7, [], 220, 435),
+    "x86_64": (0xC000003E, [57, 58, 319, 29], 56, 435, 9),
+    "aarch64": (0xC00000B7, [279, 194], 220, 435, 222),
 }
 _CLONE_THREAD = 0x00010000
+_MAP_SHARED = 0x01  # MAP_SHARED and MAP_SHARED_VALIDATE both have this bit
 
 
 @dataclass
@@ -80,8 +88,12 @@ class Sandbox:
             processes = ("new processes refused (seccomp)" if self.seccomp else
                          "process creation NOT limited (no seccomp filter for "
                          f"{platform.machine()})")
+            memory = ("memory: RLIMIT_DATA, with shared mappings, memfd_create and shmget "
+                      "refused (seccomp) and the private /tmp counted in the limit; no writable "
+                      "/dev/shm; no cgroup" if self.seccomp else
+                      "memory: RLIMIT_DATA only (shared mappings NOT limited: no seccomp)")
             return (f"sandbox: bubblewrap ({self.bwrap}); read-only file system, private /tmp, "
-                    f"no network, {processes}")
+                    f"no network, {processes}; {memory}")
         return ("NO SANDBOX AVAILABLE: student code ran unconfined — scores not trustworthy"
                 f" ({self.problem})")
 
@@ -99,22 +111,35 @@ class RunResult:
 
 def seccomp_filter(machine: str | None = None) -> bytes | None:
     """A classic-BPF seccomp program: fork/vfork and clone without CLONE_THREAD fail with
-    EPERM, clone3 with ENOSYS (glibc then falls back to clone), foreign ABIs are killed."""
+    EPERM, clone3 with ENOSYS (glibc then falls back to clone); shared mappings
+    (``mmap`` with ``MAP_SHARED``), ``memfd_create`` and ``shmget`` fail with EPERM, so that
+    every byte the student's process holds is private memory, counted by ``RLIMIT_DATA``;
+    foreign ABIs are killed."""
     spec = _SECCOMP_ARCH.get(machine or platform.machine())
     if spec is None:
         return None
-    arch, refused, clone, clone3 = spec
+    arch, refused, clone, clone3, mmap = spec
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, errno, kill = 0x7FFF0000, 0x00050000, 0x80000000
+    # (op, k, jump if true, jump if false); a jump names a label, None is the next line.
     program: list[tuple] = [("ld", 4), ("jeq", arch, None, "kill"), ("ld", 0),
                             ("jge", 0x40000000, "kill", None)]
     program += [("jeq", nr, "eperm", None) for nr in refused]
-    program += [("jeq", clone3, "enosys", None), ("jeq", clone, None, "allow"), ("ld", 16),
-                ("jset", _CLONE_THREAD, "allow", "eperm")]
-    labels = {"allow": len(program), "eperm": len(program) + 1, "enosys": len(program) + 2,
-              "kill": len(program) + 3}
+    program += [("jeq", clone3, "enosys", None), ("jeq", mmap, "mmap", None),
+                ("jeq", clone, None, "allow"), ("ld", 16),
+                ("jset", _CLONE_THREAD, "allow", "eperm"),
+                ("label", "mmap"), ("ld", 16 + 8 * 3),  # low half of the flags argument
+                ("jset", _MAP_SHARED, "eperm", "allow")]
+    labels, lines = {}, []
+    for instruction in program:
+        if instruction[0] == "label":
+            labels[instruction[1]] = len(lines)
+        else:
+            lines.append(instruction)
+    labels.update({"allow": len(lines), "eperm": len(lines) + 1, "enosys": len(lines) + 2,
+                   "kill": len(lines) + 3})
     code = b""
-    for n, instruction in enumerate(program):
+    for n, instruction in enumerate(lines):
         if instruction[0] == "ld":
             code += struct.pack("=HBBI", ld, 0, 0, instruction[1])
             continue
@@ -145,17 +170,37 @@ def find_sandbox(bwrap: str | None = None) -> Sandbox:
 
 
 def make_stage(folder: Path) -> Path:
-    """Write what the sandbox may see into ``folder``: the harness and the student-safe
-    package (``pkg/d2l_tconv/{__init__,project,exercise_checks}.py``)."""
+    """Write what the sandbox may see into ``folder``: the harness, the student-safe
+    package (``pkg/d2l_tconv/{__init__,project,exercise_checks}.py``) and matplotlib's font
+    cache (``mplconfig/``, see :func:`build_font_cache`)."""
     package = folder / "pkg" / "d2l_tconv"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(SAFE_INIT, encoding="utf-8")
     for module in SAFE_MODULES:
         shutil.copyfile(PACKAGE_DIR / module, package / module)
     shutil.copyfile(HARNESS, folder / "harness.py")
+    build_font_cache(folder / FONT_CACHE)
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return folder
+
+
+def build_font_cache(folder: Path) -> bool:
+    """Build matplotlib's font cache once, into ``folder``, before any submission runs.
+
+    Without it every sandbox starts with an empty ``MPLCONFIGDIR`` and matplotlib scans every
+    installed font (seconds with CJK fonts) inside the time limit of the first cell that
+    plots. The harness copies this read-only cache into the sandbox's ``MPLCONFIGDIR`` before
+    the first cell's clock starts. Returns whether a cache was built (no matplotlib: no)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MPLCONFIGDIR": str(folder),
+           "MPLBACKEND": "Agg", "HOME": str(folder)}
+    try:
+        done = subprocess.run([interpreter(), "-c", "import matplotlib.font_manager"],
+                              env=env, capture_output=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and any(folder.glob("fontlist*.json"))
 
 
 def repository_root() -> Path | None:
@@ -167,9 +212,24 @@ def repository_root() -> Path | None:
     return None
 
 
+def installed_package_dirs() -> list[Path]:
+    """Where the sandbox's interpreter would import ``d2l_tconv`` from without the stage: an
+    installed copy, or the checkout an editable install points to (which need not be the one
+    the grader runs from). Hidden too, or ``import d2l_tconv.grade`` would find the grader."""
+    probe = ("import importlib.util as u\ns = u.find_spec('d2l_tconv')\n"
+             "print('\\n'.join(s.submodule_search_locations or []) if s else '')")
+    try:
+        done = subprocess.run([interpreter(), "-I", "-c", probe], capture_output=True,
+                              text=True, timeout=60, cwd="/")
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [Path(line) for line in done.stdout.splitlines() if line.strip()]
+
+
 def hidden_paths(submissions: Path, out: Path, stage_root: Path, extra: list[Path]) -> list[Path]:
     """Folders student code must not see, outermost first, without duplicates."""
-    candidates = [PACKAGE_DIR, submissions, out, stage_root, Path.home(), *extra]
+    candidates = [PACKAGE_DIR, submissions, out, stage_root, Path.home(), *extra,
+                  *installed_package_dirs()]
     root = repository_root()
     if root is not None:
         candidates.append(root)
@@ -185,6 +245,19 @@ def hidden_paths(submissions: Path, out: Path, stage_root: Path, extra: list[Pat
     return sorted(resolved)
 
 
+def interpreter() -> str:
+    """The Python the sandbox runs: this one, reached through the resolved environment folder
+    (a virtual environment linked into a hidden checkout, ``.venv -> /elsewhere/.venv``, stays
+    reachable; the executable keeps its name, so the environment's ``pyvenv.cfg`` is found)."""
+    executable = Path(sys.executable)
+    prefix = Path(sys.prefix)
+    if prefix in executable.parents:
+        candidate = prefix.resolve() / executable.relative_to(prefix)
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
 def python_paths() -> list[Path]:
     """What the interpreter needs: its prefixes and the real location of the executable."""
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
@@ -196,8 +269,7 @@ def bwrap_command(sandbox: Sandbox, stage: Path, hidden: list[Path], seccomp_fd:
                   program: list[str] | None = None) -> list[str]:
     """The bwrap command line that runs the staged harness (or ``program``)."""
     cmd = [sandbox.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-           "--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp",
-           "--size", str(16 * 2**20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+           "--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp", "--remount-ro", "/dev"]
     for path in hidden:
         cmd += ["--tmpfs", str(path)]
     # The interpreter must stay visible even where it lives under a hidden folder or under
@@ -215,7 +287,7 @@ def bwrap_command(sandbox: Sandbox, stage: Path, hidden: list[Path], seccomp_fd:
         cmd += ["--setenv", key, value]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
-    cmd += program or [sys.executable, "-B", "/tmp/grader/harness.py"]
+    cmd += program or [interpreter(), "-B", "/tmp/grader/harness.py"]
     return cmd
 
 
@@ -232,7 +304,7 @@ def verify_sandbox(sandbox: Sandbox, stage: Path, hidden: list[Path]) -> Sandbox
             fd = program.fileno()
             fds.append(fd)
         cmd = bwrap_command(sandbox, stage, hidden, fd,
-                            [sys.executable, "-c", "import json, os; os.fork()"])
+                            [interpreter(), "-c", "import json, os; os.fork()"])
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, pass_fds=fds)
         except (OSError, subprocess.TimeoutExpired) as error:
@@ -248,7 +320,7 @@ def verify_sandbox(sandbox: Sandbox, stage: Path, hidden: list[Path]) -> Sandbox
 def sandbox_environment(stage: str, work: str) -> dict[str, str]:
     """The environment variables of the student's process (nothing of the grader's)."""
     return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(interpreter()).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": work, "TMPDIR": work, "PYTHONPATH": f"{stage}/pkg", "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{work}/.matplotlib",
@@ -257,9 +329,16 @@ def sandbox_environment(stage: str, work: str) -> dict[str, str]:
     }
 
 
+def data_limit(memory_bytes: int) -> int:
+    """``RLIMIT_DATA`` for a memory limit of ``memory_bytes``: the private /tmp (tmpfs, whose
+    pages ``RLIMIT_DATA`` does not count) is paid for out of the same budget."""
+    return max(memory_bytes - SANDBOX_TMP_BYTES, memory_bytes // 2)
+
+
 def _limit(memory_bytes: int):
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+        data = data_limit(memory_bytes)
+        resource.setrlimit(resource.RLIMIT_DATA, (data, data))
         resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_FILE_BYTES, OUTPUT_FILE_BYTES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
@@ -288,11 +367,15 @@ def run_harness(job: dict, sandbox: Sandbox, stage: Path, hidden: list[Path], li
                 pass_fds.append(seccomp_fd)
             cmd = bwrap_command(sandbox, stage, hidden, seccomp_fd)
             env, cwd = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, "/"
+            font_cache = f"/tmp/grader/{FONT_CACHE}"
         else:
             work = private / "work"
             work.mkdir()
             cmd = [sys.executable, "-B", str(stage / "harness.py")]
             env, cwd = sandbox_environment(str(stage), str(work)), str(work)
+            font_cache = str(stage / FONT_CACHE)
+        if (stage / FONT_CACHE).is_dir():
+            job = {**job, "font_cache": font_cache}
         killed = None
         process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=stderr, stderr=stderr, env=env, cwd=cwd,

@@ -1,13 +1,34 @@
 """Static scan of a submission's code cells for attempts to cheat.
 
 The scores never depend on this scan: the checks that score run in the grader's process on
-plain data, so none of these tricks can earn a point. The scan exists so that a submission that
-*tries* gets no credit at all and is reported to the instructor (``flagged: <codes>``).
+plain data, so none of these tricks can earn a point. The scan exists so that the instructor
+sees what a notebook tried. Each :class:`Flag` has a *kind*, and the kind decides what it
+costs (:mod:`.grader` applies it):
 
-Each :class:`Flag` has a code:
+``"rule"``
+    a rule of one part was broken (PyTorch's convolution inside ``my_kernel2matrix``):
+    0 on that part only (``Flag.part``), ``flagged: forbidden-op``.
+``"integrity"``
+    tampering with the checks, PyTorch, the notebook's machinery or the results channel:
+    the automatic points are held at 0 pending the instructor's review; the would-be score
+    is recorded (``PartResult.points_without_flags``, ``SubmissionResult.needs_review``).
+``"heuristic"``
+    something an honest notebook may well contain (a pass-like string, a path with ``..``,
+    ``import resource``, the package's figure helpers): a note for the instructor, never a
+    penalty.
 
-``fake-pass-message``
+Each :class:`Flag` has a code (its kind in brackets; some codes have two kinds):
+
+``fake-pass-message`` (heuristic)
     a string that imitates a test or check result ("All tests passed", "✓ ...").
+``outside-path`` (heuristic)
+    a path that leaves the working folder (``../figures``) or lists a folder.
+``unusual-module`` (heuristic)
+    imports a module a notebook rarely needs but that cannot change the grading (``resource``).
+``computed-attribute`` (integrity)
+    ``getattr(torch/F/nn/..., <computed name>)``: the scan cannot tell which routine it is.
+``unscannable`` (integrity)
+    a cell too deeply nested for the scan (it gives up and asks for a review).
 ``redefines-check``
     binds ``check`` (or ``passes``, ``set_language``) to anything but the public checks.
 ``monkeypatch``
@@ -20,18 +41,23 @@ Each :class:`Flag` has a code:
 ``eq-override``
     defines or injects comparison/conversion dunders (``__eq__``, ``__bool__``, ...) or
     ``__torch_function__``.
-``reads-course-files``
+``reads-course-files`` (integrity)
     names files of the course (solutions, hidden tests, the grader, other submissions, the
     gradebook) or lists directories.
-``imports-reference``
-    imports the package's reference implementation or its grader (anything of ``d2l_tconv``
-    but ``exercise_checks``, ``project``, ``environment``) or imports dynamically.
-``forbidden-op``
+``imports-reference`` (heuristic; integrity for the grader ``d2l_tconv.grade``)
+    imports the package's reference implementation (anything of ``d2l_tconv`` but
+    ``exercise_checks``, ``project``, ``environment``; none of it exists in the sandbox, and
+    using it inside a part is a ``forbidden-op``) or imports dynamically.
+``forbidden-op`` (rule)
     calls a convolution routine inside a function the exercise asks you to write yourself
     (``my_kernel2matrix``, ``conv_by_matmul``), directly, through an alias, or through
     another function of the notebook.
-``network``
+``network`` (heuristic: the sandbox has no network)
     imports a network module (``socket``, ``urllib``, ``requests``, ...).
+
+``redefines-check``, ``monkeypatch``, ``tampering`` and ``eq-override`` are integrity
+findings. The scan walks each syntax tree iteratively (:func:`ast.walk`), so the depth of the
+input never becomes the depth of the grader's stack.
 """
 
 from __future__ import annotations
@@ -41,6 +67,8 @@ import re
 from dataclasses import dataclass
 
 from IPython.core.inputtransformer2 import TransformerManager
+
+from ..exercise_checks import PARTS
 
 ALLOWED_D2L_TCONV = {
     "exercise_checks", "project", "environment", "show_environment", "describe_environment",
@@ -60,7 +88,9 @@ HOOK_ATTRIBUTES = {
 }
 #: Same, but only on IPython's shell or on sys (``get_ipython().events``, ``sys.excepthook``).
 SHELL_ATTRIBUTES = {"events", "run_cell", "run_code", "displayhook", "excepthook"}
-TAMPER_MODULES = {"signal", "ctypes", "faulthandler", "resource"}
+TAMPER_MODULES = {"signal", "ctypes", "faulthandler"}
+#: Modules that cannot change the grading but are unusual here: a note, never a penalty.
+UNUSUAL_MODULES = {"resource"}
 #: (module, attribute) pairs that reach the machinery running the notebook; "*": any.
 TAMPER_CALLS = {
     ("sys", "settrace"), ("sys", "setprofile"), ("sys", "_getframe"), ("sys", "_current_frames"),
@@ -90,32 +120,68 @@ CONFIG_PREFIXES = ("torch.backends.", "matplotlib.rcParams", "matplotlib.pyplot.
 LISTING_CALLS = {"listdir", "scandir", "walk", "glob", "iglob", "rglob", "iterdir"}
 PATH_WORDS = re.compile(
     r"solution|hidden|grade|rubric|instructor|submission|exercises[/\\]|d2l_tconv[/\\]"
-    r"|site-packages|\.git\b|(^|[/\\])\.\.([/\\]|$)", re.IGNORECASE)
+    r"|site-packages|\.git\b", re.IGNORECASE)
+#: A path that climbs out of the working folder: a note only (``savefig("../fig.png")``).
+PARENT_PATH = re.compile(r"(^|[/\\])\.\.([/\\]|$)")
 FAKE_PASS = re.compile(
     r"tests?\s+(have\s+)?passed|all\s+(the\s+)?tests|passed\s+all|\bpasse[sd]\s+the\s+"
     r"(public|hidden)|[✓✔]\s*\d[a-z]\b|テスト.{0,8}(合格|通過|パス)|(全て|すべて).{0,6}合格"
     r"|公開チェックに合格",
     re.IGNORECASE)
 #: Names a function part may not use, by the function's name (the exercise asks for your own).
+CONVOLUTIONS = {
+    f"{prefix}{n}d" for prefix in ("conv", "conv_transpose", "Conv", "ConvTranspose",
+                                   "LazyConv", "LazyConvTranspose") for n in (1, 2, 3)
+} | {"convolution", "_convolution", "conv_tbc", "convolve", "correlate", "convolve2d",
+     "correlate2d", "fftconvolve", "oaconvolve", "convolve1d", "correlate1d"}
+#: A thread started inside an own-implementation function would run out of sight of the
+#: run-time guard (PyTorch's dispatch hooks are per thread).
+THREADS = {"Thread", "ThreadPoolExecutor", "start_new_thread", "ProcessPoolExecutor"}
 FORBIDDEN_OPS = {
-    "my_kernel2matrix": {"conv2d", "conv_transpose2d", "Conv2d", "ConvTranspose2d",
-                         "convolution", "_convolution", "kernel2matrix", "kernel2matrix_pkg",
-                         "jacobian", "conv_by_matmul"},
-    "conv_by_matmul": {"conv2d", "conv_transpose2d", "Conv2d", "ConvTranspose2d", "convolution",
-                       "_convolution", "corr2d", "conv1d", "conv3d"},
+    "my_kernel2matrix": CONVOLUTIONS | THREADS | {"kernel2matrix", "kernel2matrix_pkg",
+                                                 "jacobian", "conv_by_matmul"},
+    "conv_by_matmul": CONVOLUTIONS | THREADS | {"corr2d"},
 }
+#: The part each own-implementation function belongs to (a rule flag costs that part only).
+PART_OF = {spec.names[0]: spec.id for spec in PARTS if spec.names[0] in FORBIDDEN_OPS}
+#: Objects whose attributes, looked up by a computed name, could be any routine.
+COMPUTED_LOOKUP_ROOTS = {"torch", "F", "nn", "functional", "numpy", "np", "scipy", "signal"}
+KINDS = ("rule", "integrity", "heuristic")
+HEURISTIC_CODES = {"fake-pass-message", "outside-path", "unusual-module", "network",
+                   "imports-reference"}
 
 
 @dataclass(frozen=True)
 class Flag:
-    """One finding of the scan: ``code`` (see the module docstring), cell, and detail."""
+    """One finding: ``code`` (see the module docstring), cell, detail, and what it costs.
+
+    Attributes:
+        kind: ``"rule"``, ``"integrity"`` or ``"heuristic"`` (module docstring); by default
+            the usual kind of ``code``.
+        part: for a rule flag, the id of the one part it costs (``"1d"``, ``"2c"``).
+    """
 
     code: str
     cell: int
     detail: str
+    kind: str = ""
+    part: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", default_kind(self.code))
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: expected one of {KINDS}, got {self.kind!r}")
 
     def __str__(self) -> str:
         return f"{self.code} (cell {self.cell}: {self.detail})"
+
+
+def default_kind(code: str) -> str:
+    """The usual kind of a flag ``code``: rule, integrity or heuristic."""
+    if code == "forbidden-op":
+        return "rule"
+    return "heuristic" if code in HEURISTIC_CODES else "integrity"
 
 
 def python_source(source: str) -> str:
@@ -146,8 +212,18 @@ class _Scanner(ast.NodeVisitor):
                  flags: list[Flag]) -> None:
         self.cell, self.modules, self.aliases, self.flags = cell, modules, aliases, flags
 
-    def flag(self, code: str, detail: str) -> None:
-        self.flags.append(Flag(code, self.cell, detail))
+    def flag(self, code: str, detail: str, kind: str = "") -> None:
+        self.flags.append(Flag(code, self.cell, detail, kind))
+
+    def run(self, tree: ast.AST) -> None:
+        """Visit every node of ``tree`` once, without recursion (``ast.walk`` uses a queue)."""
+        for node in ast.walk(tree):
+            visit = getattr(self, f"visit_{type(node).__name__}", None)
+            if visit is not None:
+                visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """Children are reached by :meth:`run`'s walk, not by recursion."""
 
     # -- imports -------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -161,7 +237,7 @@ class _Scanner(ast.NodeVisitor):
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
         if node.level:
-            self.flag("reads-course-files", "relative import")
+            self.flag("outside-path", "relative import")
         for alias in node.names:
             self._module(module, alias.name)
             bound = alias.asname or alias.name
@@ -178,9 +254,13 @@ class _Scanner(ast.NodeVisitor):
             self.flag("imports-reference", f"dynamic import module {module}")
         if top in TAMPER_MODULES:
             self.flag("tampering", f"import {module}")
+        if top in UNUSUAL_MODULES:
+            self.flag("unusual-module", f"import {module}")
         if top == "d2l_tconv":
             sub = module.split(".")[1] if "." in module else None
-            if sub is not None and sub not in ALLOWED_D2L_TCONV:
+            if sub == "grade" or (sub is None and name == "grade"):
+                self.flag("imports-reference", f"imports the grader ({module})", "integrity")
+            elif sub is not None and sub not in ALLOWED_D2L_TCONV:
                 self.flag("imports-reference", f"import from {module}")
             elif sub is None and name is not None and name not in ALLOWED_D2L_TCONV:
                 self.flag("imports-reference", f"from d2l_tconv import {name}")
@@ -315,7 +395,9 @@ class _Scanner(ast.NodeVisitor):
             self.flag("eq-override", f"uses {dotted}")
         if isinstance(node.value, ast.Name) and head == "d2l_tconv":
             full = self.aliases.get(root.id, root.id).split(".")[1:] + [node.attr]
-            if full[0] not in ALLOWED_D2L_TCONV:
+            if full[0] == "grade":
+                self.flag("imports-reference", f"uses the grader ({dotted})", "integrity")
+            elif full[0] not in ALLOWED_D2L_TCONV:
                 self.flag("imports-reference", f"uses {dotted}")
         self.generic_visit(node)
 
@@ -343,7 +425,9 @@ class _Scanner(ast.NodeVisitor):
                 "update", "pop", "setdefault", "clear", "popitem", "__setitem__", "__delitem__"):
             self.flag("monkeypatch", f"calls {name}")
         if last in LISTING_CALLS:
-            self.flag("reads-course-files", f"lists files with {name}()")
+            self.flag("outside-path", f"lists files with {name}()")
+        if last == "getattr" and len(node.args) >= 2:
+            self._computed_lookup(node)
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -352,13 +436,30 @@ class _Scanner(ast.NodeVisitor):
             if FAKE_PASS.search(text):
                 self.flag("fake-pass-message", f"string {_short(text)!r}")
             if ("/" in text or "\\" in text or text.endswith((".py", ".ipynb", ".csv", ".json",
-                                                              ".md"))) \
-                    and PATH_WORDS.search(text):
-                self.flag("reads-course-files", f"path {_short(text)!r}")
+                                                              ".md"))):
+                if PATH_WORDS.search(text):
+                    self.flag("reads-course-files", f"path {_short(text)!r}")
+                elif PARENT_PATH.search(text):
+                    self.flag("outside-path", f"path {_short(text)!r}")
             if text in EQ_DUNDERS:
                 self.flag("eq-override", f"string {text!r}")
             if text.startswith("d2l_tconv.") and text.split(".")[1] not in ALLOWED_D2L_TCONV:
-                self.flag("imports-reference", f"string {text!r}")
+                self.flag("imports-reference", f"string {_short(text)!r}",
+                          "integrity" if text.split(".")[1] == "grade" else "")
+
+    def _computed_lookup(self, node: ast.Call) -> None:
+        """``getattr(F, "conv" + "2d")``: a name the scan cannot read, on a module that holds
+        convolutions, needs a review."""
+        obj, attr = node.args[0], node.args[1]
+        root = _root(obj)
+        if not isinstance(root, ast.Name):
+            return
+        module = self._module_of(root.id)
+        if root.id not in COMPUTED_LOOKUP_ROOTS and module not in ("torch", "numpy", "scipy"):
+            return
+        if isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+            return  # a plain name: the forbidden-op check reads it like an attribute
+        self.flag("computed-attribute", f"getattr({_dotted(obj)}, <computed name>)")
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -386,16 +487,20 @@ def _collect_modules(trees: list[tuple[int, ast.AST]]) -> dict[str, str]:
 
 
 def _function_bodies(trees: list[tuple[int, ast.AST]]) -> dict[str, list[tuple[int, ast.AST]]]:
-    """Top-level functions (and lambdas bound to names) of the notebook, by name."""
+    """Functions of the notebook by name: ``def`` anywhere (methods of classes included, so
+    ``Helper.go`` is followed through ``go``) and lambdas bound to a name."""
     functions: dict[str, list[tuple[int, ast.AST]]] = {}
     for cell, tree in trees:
-        for node in getattr(tree, "body", []):
+        for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 functions.setdefault(node.name, []).append((cell, node))
-            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        functions.setdefault(target.id, []).append((cell, node.value))
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and \
+                    isinstance(node.value, ast.Lambda):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, (ast.Name, ast.Attribute)):
+                        name = target.id if isinstance(target, ast.Name) else target.attr
+                        functions.setdefault(name, []).append((cell, node.value))
     return functions
 
 
@@ -406,50 +511,62 @@ def _names_used(node: ast.AST) -> set[str]:
             used.add(sub.id)
         elif isinstance(sub, ast.Attribute):
             used.add(sub.attr)
-        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and \
+                len(sub.value) <= 100:
             used.add(sub.value)
     return used
 
 
 def _refers_to(value: ast.AST, bad: set[str]) -> bool:
-    """``value`` is a forbidden routine itself: ``F.conv2d``, ``c2``, ``partial(F.conv2d, ...)``."""
+    """``value`` is a forbidden routine itself: ``F.conv2d``, ``c2``, ``partial(F.conv2d, ...)``,
+    ``lambda x: F.conv2d(x, k)``."""
     if isinstance(value, ast.Name):
         return value.id in bad
     if isinstance(value, ast.Attribute):
         return value.attr in bad
     if isinstance(value, ast.Call) and _dotted(value.func).split(".")[-1] == "partial":
         return bool(value.args) and _refers_to(value.args[0], bad)
+    if isinstance(value, ast.Lambda):
+        return bool(_names_used(value.body) & bad)
     return False
 
 
 def _forbidden_aliases(trees: list[tuple[int, ast.AST]], aliases: dict[str, str],
-                       forbidden: set[str], defined: set[str]) -> set[str]:
-    """Names that stand for a forbidden routine: ``F.conv2d``, ``c = F.conv2d``,
-    ``from ... import conv2d as c``, ``c = functools.partial(F.conv2d, ...)``. A function the
-    notebook defines itself (e.g. the section's ``kernel2matrix``) is not one of them: its
-    body is checked instead."""
-    bad = set(forbidden) - defined
+                       forbidden: set[str]) -> set[str]:
+    """Names that stand for a forbidden routine: the routine's own name (``F.conv2d``,
+    ``conv2d``: a notebook function of the same name does not make it harmless), ``c = F.conv2d``,
+    ``from ... import conv2d as c``, ``c = functools.partial(F.conv2d, ...)``, assigned
+    anywhere (inside functions and classes too)."""
+    bad = set(forbidden)
     for name, module in aliases.items():
         if module.split(".")[-1] in forbidden:
             bad.add(name)
+    assignments = [node for _, tree in trees for node in ast.walk(tree)
+                   if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr))
+                   and node.value is not None]
     changed = True
     while changed:
         changed = False
-        for _, tree in trees:
-            for node in getattr(tree, "body", []):
-                if isinstance(node, ast.Assign) and _refers_to(node.value, bad):
-                    for target in node.targets:
-                        if isinstance(target, ast.Name) and target.id not in bad:
-                            bad.add(target.id)
-                            changed = True
+        for node in assignments:
+            if not _refers_to(node.value, bad):
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                name = target.id if isinstance(target, ast.Name) else (
+                    target.attr if isinstance(target, ast.Attribute) else None)
+                if name is not None and name not in bad:
+                    bad.add(name)
+                    changed = True
     return bad
 
 
 def _forbidden_ops(trees: list[tuple[int, ast.AST]], aliases: dict[str, str]) -> list[Flag]:
+    """Rule flags: a forbidden routine used by an own-implementation function or by anything
+    of the notebook it calls (functions, methods, lambdas), however it was bound."""
     flags = []
     functions = _function_bodies(trees)
     for part_function, forbidden in FORBIDDEN_OPS.items():
-        bad = _forbidden_aliases(trees, aliases, forbidden, set(functions))
+        bad = _forbidden_aliases(trees, aliases, forbidden)
         seen: set[str] = set()
         todo = [part_function]
         while todo:
@@ -459,40 +576,59 @@ def _forbidden_ops(trees: list[tuple[int, ast.AST]], aliases: dict[str, str]) ->
             seen.add(name)
             for cell, node in functions[name]:
                 used = _names_used(node)
-                hits = sorted((used & bad) - {part_function})
+                # A notebook function that shadows a routine's name is followed, not trusted:
+                # its own body is checked, and ``F.conv2d`` stays forbidden by attribute.
+                shadow = {n for n in used & set(functions) if n not in aliases}
+                hits = sorted((used & bad) - {part_function} - (shadow - _attributes(node)))
                 if hits:
                     where = part_function if name == part_function else \
                         f"{name}, called by {part_function}"
-                    flags.append(Flag("forbidden-op", cell,
-                                      f"{where} uses {', '.join(hits)}"))
+                    flags.append(Flag("forbidden-op", cell, f"{where} uses {', '.join(hits)}",
+                                      "rule", PART_OF[part_function]))
                 todo.extend(used & set(functions))
     return flags
 
 
+def _attributes(node: ast.AST) -> set[str]:
+    """Attribute names read in ``node`` (``F.conv2d`` -> ``conv2d``)."""
+    return {sub.attr for sub in ast.walk(node) if isinstance(sub, ast.Attribute)}
+
+
 def scan(cells: list[tuple[int, str]]) -> list[Flag]:
-    """Flags for the code ``cells`` (pairs of notebook cell index and source)."""
+    """Flags for the code ``cells`` (pairs of notebook cell index and source).
+
+    Never raises for what a cell contains: a cell too deeply nested to analyse is flagged
+    ``unscannable`` (integrity: the instructor reviews it)."""
     flags: list[Flag] = []
     trees: list[tuple[int, ast.AST]] = []
     for index, source in cells:
         try:
             code = python_source(source)
             trees.append((index, ast.parse(code)))
-        except (SyntaxError, ValueError, RecursionError):
+        except (SyntaxError, ValueError):
             # IPython will not run it either; still look for a fake message in the text
             if FAKE_PASS.search(source):
                 flags.append(Flag("fake-pass-message", index, "text of a cell that does not "
                                   "parse"))
+        except (RecursionError, MemoryError):
+            flags.append(Flag("unscannable", index, "too deeply nested to analyse"))
     aliases = _collect_modules(trees)
     modules = set(aliases)
     for index, tree in trees:
-        _Scanner(index, modules, aliases, flags).visit(tree)
-    flags.extend(_forbidden_ops(trees, aliases))
+        try:
+            _Scanner(index, modules, aliases, flags).run(tree)
+        except RecursionError:
+            flags.append(Flag("unscannable", index, "too deeply nested to analyse"))
+    try:
+        flags.extend(_forbidden_ops(trees, aliases))
+    except RecursionError:
+        flags.append(Flag("unscannable", 0, "too deeply nested to follow its functions"))
     unique: dict[tuple[str, int, str], Flag] = {}
     for flag in flags:
         unique.setdefault((flag.code, flag.cell, flag.detail), flag)
     return list(unique.values())
 
 
-def flag_codes(flags: list[Flag]) -> list[str]:
-    """The distinct codes of ``flags``, in a stable order."""
-    return sorted({flag.code for flag in flags})
+def flag_codes(flags: list[Flag], kind: str | None = None) -> list[str]:
+    """The distinct codes of ``flags`` (of one ``kind`` if given), in a stable order."""
+    return sorted({flag.code for flag in flags if kind is None or flag.kind == kind})
