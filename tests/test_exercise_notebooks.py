@@ -1,4 +1,4 @@
-"""The exercise notebooks: made from one source, up to date, and what students receive holds
+"""The exercise notebooks: made from the MyST masters (one per language), up to date, and what students receive holds
 no solution, no hidden test and no reference value."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import d2l_tconv
 from d2l_tconv.exercise_checks import FREE_TEXT, PARTS, SIZES_2D
 from d2l_tconv.grade import hidden
+from d2l_tconv.grade.sandbox import Limits
 
 REPO = Path(d2l_tconv.__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
@@ -34,13 +35,30 @@ def test_written_files_are_what_the_source_gives():
     assert build_exercises.check() == [], "run: python tools/build_exercises.py"
 
 
-def test_source_regions_and_headers_parse():
-    cells = exercise_source.load()
-    assert any(c.solution_lines for c in cells)
+def test_solution_regions_are_cleared_as_nbgrader_does():
+    text = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nf()"
+    assert exercise_source.clear_solutions(text, "raise NotImplementedError()") == (
+        "def f():\n    raise NotImplementedError()\nf()")
+    assert exercise_source.clear_solutions(text, None) == "def f():\n    return 1\nf()"
     with pytest.raises(ValueError, match="not closed"):
-        exercise_source.parse("%% code\n### BEGIN SOLUTION\nx = 1\n")
-    with pytest.raises(ValueError, match="unknown word"):
-        exercise_source.parse("%% code fr\nx = 1\n")
+        exercise_source.clear_solutions("### BEGIN SOLUTION\nx = 1", None)
+    with pytest.raises(ValueError, match="without"):
+        exercise_source.clear_solutions("x = 1\n### END SOLUTION", None)
+
+
+def test_masters_with_unknown_metadata_or_open_regions_are_refused(tmp_path):
+    good = {lang: exercise_source.source_path(lang).read_text(encoding="utf-8")
+            for lang in exercise_source.LANGS}
+    for bad, message in (("```{code-cell} ipython3\n:tags: [studnet-only]\n\nx = 1\n```\n",
+                          "unknown metadata"),
+                         ("```{code-cell} ipython3\n### BEGIN SOLUTION\nx = 1\n```\n",
+                          "not closed")):
+        for lang in exercise_source.LANGS:
+            path = exercise_source.source_path(lang, tmp_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(good[lang] + "\n" + bad, encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            exercise_source.load(tmp_path)
 
 
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
@@ -84,6 +102,41 @@ def test_student_notebook_asks_every_part_and_question(path):
         assert sum(m.startswith(question.marker) for m in markdown) == 1
     assert d2l_tconv.colab_badge(str(path.relative_to(REPO))) in markdown[0]
     assert "hidden tests" in markdown[0] or "非公開テスト" in markdown[0]
+
+
+ANSWER_HEADING = {"en": "#### ✏️ Your answer", "ja": "#### ✏️ あなたの答え"}
+# What students must be told about grading (issue 15), with the grader's own limits.
+GRADING_RULES = {
+    "en": ["each cell may run for at most {cell:g} s", "on a hidden input for at most {part:g} s",
+           "the value it had when its `check(...)` cell ran", "at the end of the notebook",
+           "Lines starting with `!`, `%pip` or `%conda`, and `%%bash` cells, are skipped",
+           "reviewed by your instructor", "*Run → Run All Cells*", "*Runtime → Run all*"],
+    "ja": ["1 つのセルの実行時間は {cell:g} 秒まで", "1 回呼び出す時間は {part:g} 秒まで",
+           "`check(...)` のセルを実行した時点の値", "ノートブックの最後の時点の値",
+           "`!`、`%pip`、`%conda` で始まる行と `%%bash` のセルは、採点時には実行されません",
+           "教員が確認します", "*実行 → すべてのセルを実行*", "*ランタイム → すべてのセルを実行*"],
+}
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
+def test_student_notebook_states_how_it_is_graded(path):
+    nb = nbformat.read(path, as_version=4)
+    lang, limits = nb.metadata["d2l_tconv"]["lang"], Limits()
+    for rule in GRADING_RULES[lang]:
+        assert rule.format(cell=limits.cell_timeout, part=limits.part_timeout).lower() in \
+            nb.cells[0].source.lower(), rule
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
+def test_student_answer_cells_are_framed_places_to_write_below_the_marker(path):
+    nb = nbformat.read(path, as_version=4)
+    lang = nb.metadata["d2l_tconv"]["lang"]
+    placeholder = exercise_source.PLACEHOLDER[lang]
+    heading, _, frame = placeholder.partition("\n\n")
+    assert heading == ANSWER_HEADING[lang] and frame.startswith("> ")
+    for question in FREE_TEXT:
+        cells = [c.source for c in nb.cells if c.source.startswith(question.marker)]
+        assert cells == [f"{question.marker}\n{placeholder}"]
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)

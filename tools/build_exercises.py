@@ -3,7 +3,8 @@
     python tools/build_exercises.py            # write everything; execute the solutions
     python tools/build_exercises.py --check    # exit 1 if a written file is out of date
 
-From the one source ``exercises/source/exercises.txt`` (see ``tools/exercise_source.py``):
+From the masters ``exercises/source/{en,ja}/exercises.md`` (MyST Markdown, one per language;
+see ``tools/exercise_source.py``):
 
 * ``exercises/student/exercises_{en,ja}.ipynb``: stubs and answer placeholders, no outputs;
 * ``exercises/solutions/solutions_{en,ja}.ipynb``: executed with nbclient, so every stored
@@ -36,9 +37,9 @@ RUBRIC = ROOT / "exercises" / "instructor" / "rubric.md"
 
 def notebooks() -> dict[str, nbformat.NotebookNode]:
     """Every rendered notebook (without outputs), by repository path."""
-    cells = exercise_source.load()
+    masters = exercise_source.load()
     return {
-        exercise_source.notebook_path(kind, lang): exercise_source.render(cells, kind, lang)
+        exercise_source.notebook_path(kind, lang): exercise_source.render(masters, kind, lang)
         for kind in exercise_source.KINDS
         for lang in exercise_source.LANGS
     }

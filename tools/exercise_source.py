@@ -1,70 +1,44 @@
-"""Parse the one exercise source and render the student and solution notebooks from it.
+"""Read the exercise masters and render the student and solution notebooks from them.
 
-The source, ``exercises/source/exercises.txt``, is a list of cells. A line starting with
-``%% `` opens a cell; its words say what the cell is:
+The masters, ``exercises/source/{en,ja}/exercises.md``, are notebooks in Jupytext's MyST
+Markdown format, one per language. Each holds every cell of both notebooks:
 
-* ``md`` or ``code``: the cell type; ``setup`` (a code cell): the Colab setup cell, written
-  by :func:`d2l_tconv.project.colab_setup_source`;
-* ``en`` or ``ja``: the cell belongs to one language only (default: both);
-* ``solution`` / ``student``: the cell belongs to one version only (default: both);
-* ``answer=N``: the free-text answer cell of question ``N``. The solution version holds the
-  model answer written in the source; the student version a placeholder. Both start with
-  the marker line by which the grader finds the answer.
-
-Inside a cell, ``«en:English|ja:日本語»`` is replaced by the text of the notebook's language,
-``{{badge}}``, ``{{parts:N}}``, ``{{points:ID}}``, ``{{pts:ID}}`` ("2 points"),
-``{{title:ID}}`` and ``{{total}}`` by
-generated text. In code cells, the lines between ``### BEGIN SOLUTION`` and
-``### END SOLUTION`` are kept in solutions only; student versions get the lines between the
-``### BEGIN STUB`` / ``### END STUB`` that follow (or ``raise NotImplementedError()``).
+* a cell tagged ``student-only`` or ``solution-only`` goes into that notebook only;
+* the code cell tagged ``colab-setup`` gets :func:`d2l_tconv.project.colab_setup_source`;
+* nbgrader's markers: the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are
+  kept in the solutions; the student notebook gets the cell's ``stub`` metadata instead or,
+  without one, the master's ``code_stub`` (code cells) or ``text_stub`` (markdown cells,
+  the free-text answers), as nbgrader's ClearSolutions does;
+* MyST substitutions ``{{ name }}`` in markdown cells: those of the master's front matter
+  (``myst: substitutions:``) and ``{{ badge }}``, the notebook's "Open in Colab" badge.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import jupytext
 import nbformat
 
-from d2l_tconv.exercise_checks import FREE_TEXT, PARTS
 from d2l_tconv.project import colab_badge, colab_setup_source
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "exercises" / "source" / "exercises.txt"
+SOURCES = ROOT / "exercises" / "source"
 LANGS = ("en", "ja")
 KINDS = ("student", "solution")
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_STUB, END_STUB = "### BEGIN STUB", "### END STUB"
-REGION_MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_STUB, END_STUB)
+REGION_MARKERS = (BEGIN_SOLUTION, END_SOLUTION)
+TAGS = ("student-only", "solution-only", "colab-setup")
 NBVAL_IGNORE = "# NBVAL_IGNORE_OUTPUT"
-
-PLACEHOLDER = {
-    "en": "_Write your answer here (keep the hidden first line of this cell)._",
-    "ja": "_ここに答えを書いてください（このセルの見えない 1 行目は消さないでください）。_",
-}
-DEFAULT_STUB = {
-    "en": ["# YOUR CODE HERE", "raise NotImplementedError()"],
-    "ja": ["# ここにコードを書いてください", "raise NotImplementedError()"],
-}
-_I18N = re.compile(r"«en:(.*?)\|ja:(.*?)»", re.DOTALL)
-_TEMPLATE = re.compile(r"\{\{(\w+)(?::([\w]+))?\}\}")
+_SUBSTITUTION = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
-@dataclass
-class SourceCell:
-    """One cell of the source, before rendering."""
-
-    cell_type: str  # "markdown" or "code"
-    text: str
-    line: int  # line of the header in the source, for error messages
-    lang: str | None = None
-    only: str | None = None  # "student", "solution" or None
-    answer: str | None = None
-    setup: bool = False
-    solution_lines: list[str] = field(default_factory=list)
+def source_path(lang: str, folder: Path = SOURCES) -> Path:
+    """The master of ``lang``, e.g. ``exercises/source/ja/exercises.md``."""
+    return folder / lang / "exercises.md"
 
 
 def notebook_path(kind: str, lang: str) -> str:
@@ -76,130 +50,72 @@ def notebook_path(kind: str, lang: str) -> str:
     raise ValueError(f"kind must be 'student' or 'solution', got {kind!r}")
 
 
-def parse(text: str) -> list[SourceCell]:
-    """The cells of the source ``text`` (lines before the first ``%%`` header are comments)."""
-    cells: list[SourceCell] = []
-    body: list[str] | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith("%% "):
-            if body is not None:
-                cells[-1].text = "\n".join(body).strip("\n")
-            cells.append(_header(line, number))
-            body = []
-        elif body is not None:
-            body.append(line)
-    if body is not None:
-        cells[-1].text = "\n".join(body).strip("\n")
-    for cell in cells:
-        if cell.cell_type == "code":
-            cell.solution_lines = _solution_lines(cell)
-    return cells
-
-
-def _header(line: str, number: int) -> SourceCell:
-    words = line[3:].split()
-    if not words or words[0] not in ("md", "code"):
-        raise ValueError(f"line {number}: a cell header starts with 'md' or 'code': {line!r}")
-    cell = SourceCell("markdown" if words[0] == "md" else "code", "", number)
-    for word in words[1:]:
-        if word in LANGS:
-            cell.lang = word
-        elif word in KINDS:
-            cell.only = word
-        elif word.startswith("answer="):
-            cell.answer = word.split("=", 1)[1]
-        elif word == "setup" and cell.cell_type == "code":
-            cell.setup = True
-        else:
-            raise ValueError(f"line {number}: unknown word {word!r} in cell header {line!r}")
-    if cell.answer is not None and cell.cell_type != "markdown":
-        raise ValueError(f"line {number}: only markdown cells can be answer cells")
-    return cell
-
-
-def _solution_lines(cell: SourceCell) -> list[str]:
-    """The lines inside the cell's solution regions (for the leak test), checked for nesting."""
-    inside, lines = None, []
-    for n, line in enumerate(cell.text.splitlines()):
+def _regions(text: str) -> list[tuple[str, str]]:
+    """Each line of ``text`` with its role: ``"begin"`` or ``"end"`` (a marker line),
+    ``"solution"`` (inside a solution region) or ``"shared"``."""
+    roles, inside = [], False
+    for number, line in enumerate(text.split("\n"), start=1):
         marker = line.strip()
-        if marker in (BEGIN_SOLUTION, BEGIN_STUB):
-            if inside is not None:
-                raise ValueError(f"line {cell.line + n + 1}: {marker} inside {inside}")
-            inside = marker
-        elif marker in (END_SOLUTION, END_STUB):
-            expected = END_SOLUTION if inside == BEGIN_SOLUTION else END_STUB
-            if marker != expected:
-                raise ValueError(f"line {cell.line + n + 1}: {marker} without {expected}")
-            inside = None
-        elif inside == BEGIN_SOLUTION:
-            lines.append(line)
-    if inside is not None:
-        raise ValueError(f"cell at line {cell.line}: {inside} is not closed")
-    return lines
-
-
-def translate(text: str, lang: str) -> str:
-    """Replace every ``«en:...|ja:...»`` by the text of ``lang``."""
-    return _I18N.sub(lambda m: m.group(1 if lang == "en" else 2), text)
-
-
-def _parts_table(exercise: str, lang: str) -> str:
-    head = {"en": "| part | what you define | points |", "ja": "| 小問 | 定義するもの | 配点 |"}
-    rows = [head[lang], "|---|---|---|"]
-    for p in PARTS:
-        if p.id.startswith(exercise):
-            names = ", ".join(f"`{n}`" for n in p.names)
-            rows.append(f"| {p.id} | {names}: {p.title[lang]} | {p.points} |")
-    return "\n".join(rows)
-
-
-def _fill(text: str, kind: str, lang: str) -> str:
-    parts = {p.id: p for p in PARTS}
-
-    def replace(match: re.Match) -> str:
-        name, arg = match.group(1), match.group(2)
-        if name == "badge":
-            return colab_badge(notebook_path(kind, lang))
-        if name == "parts":
-            return _parts_table(arg, lang)
-        if name == "points":
-            return str(parts[arg].points)
-        if name == "pts":
-            n = parts[arg].points
-            return {"en": f"{n} point" + ("s" if n != 1 else ""), "ja": f"{n} 点"}[lang]
-        if name == "title":
-            return parts[arg].title[lang]
-        if name == "total":
-            return str(sum(p.points for p in PARTS))
-        raise ValueError(f"unknown template {match.group(0)}")
-
-    return _TEMPLATE.sub(replace, text)
-
-
-def _render_code(text: str, kind: str, lang: str) -> str:
-    out: list[str] = []
-    lines = text.splitlines()
-    n = 0
-    while n < len(lines):
-        line, marker = lines[n], lines[n].strip()
-        indent = line[: len(line) - len(line.lstrip())]
         if marker == BEGIN_SOLUTION:
-            end = next(i for i in range(n, len(lines)) if lines[i].strip() == END_SOLUTION)
-            region = lines[n + 1:end]
-            n = end + 1
-            stub = None
-            if n < len(lines) and lines[n].strip() == BEGIN_STUB:
-                stub_end = next(i for i in range(n, len(lines)) if lines[i].strip() == END_STUB)
-                stub = lines[n + 1:stub_end]
-                n = stub_end + 1
-            if kind == "solution":
-                out.extend(region)
-            else:
-                out.extend(stub if stub is not None else [indent + s for s in DEFAULT_STUB[lang]])
-            continue
-        out.append(line)
-        n += 1
+            if inside:
+                raise ValueError(f"line {number}: {BEGIN_SOLUTION} inside a solution region")
+            inside = True
+            roles.append((line, "begin"))
+        elif marker == END_SOLUTION:
+            if not inside:
+                raise ValueError(f"line {number}: {END_SOLUTION} without {BEGIN_SOLUTION}")
+            inside = False
+            roles.append((line, "end"))
+        else:
+            roles.append((line, "solution" if inside else "shared"))
+    if inside:
+        raise ValueError(f"{BEGIN_SOLUTION} is not closed")
+    return roles
+
+
+def clear_solutions(text: str, stub: str | None) -> str:
+    """``text`` with each solution region replaced by ``stub`` (indented like its
+    ``### BEGIN SOLUTION`` line), or, with ``stub=None``, with only the marker lines removed."""
+    out: list[str] = []
+    for line, role in _regions(text):
+        if role == "begin" and stub is not None:
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + s if s else s for s in stub.split("\n"))
+        elif role == "shared" or (role == "solution" and stub is None):
+            out.append(line)
     return "\n".join(out)
+
+
+def _check(master: nbformat.NotebookNode, path: Path) -> None:
+    for number, cell in enumerate(master.cells, start=1):
+        where = f"{path}, cell {number} ({cell.source.partition(chr(10))[0][:40]!r})"
+        unknown = (set(cell.metadata) - {"tags", "stub"}) | (
+            set(cell.metadata.get("tags", [])) - set(TAGS))
+        if unknown:
+            raise ValueError(f"{where}: unknown metadata {sorted(unknown)}; known tags: {TAGS}")
+        try:
+            _regions(cell.source)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
+
+def load(folder: Path = SOURCES) -> dict[str, nbformat.NotebookNode]:
+    """The master of each language, read by Jupytext and checked, by language."""
+    masters = {}
+    for lang in LANGS:
+        path = source_path(lang, folder)
+        masters[lang] = jupytext.read(path, fmt="md:myst")
+        _check(masters[lang], path)
+    return masters
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    def value(match: re.Match) -> str:
+        if match.group(1) not in values:
+            raise ValueError(f"unknown substitution {match.group(0)}; known: {sorted(values)}")
+        return values[match.group(1)].strip()
+
+    return _SUBSTITUTION.sub(value, text)
 
 
 def _cell_id(kind: str, lang: str, index: int, source: str) -> str:
@@ -207,36 +123,38 @@ def _cell_id(kind: str, lang: str, index: int, source: str) -> str:
     return digest[:8]
 
 
-def render(cells: list[SourceCell], kind: str, lang: str, *, filled: bool = False
-           ) -> nbformat.NotebookNode:
+def render(source: dict[str, nbformat.NotebookNode], kind: str, lang: str, *,
+           filled: bool = False) -> nbformat.NotebookNode:
     """The ``kind`` ("student" or "solution") notebook in ``lang``, without outputs.
 
-    ``filled=True`` (student notebooks only) fills in the solution regions and the model
-    answers: a student notebook as a student who solved everything would hand it in.
+    ``filled=True`` (student notebooks only) keeps the solution regions: a student
+    notebook as a student who solved everything would hand it in.
     """
     if kind not in KINDS or lang not in LANGS:
         raise ValueError(f"kind/lang must be in {KINDS}/{LANGS}, got {kind!r}/{lang!r}")
-    content = "solution" if filled else kind
+    master = source[lang]
+    stubs = master.metadata["d2l_tconv"]
+    substitutions = {**master.metadata.get("myst", {}).get("substitutions", {}),
+                     "badge": colab_badge(notebook_path(kind, lang))}
+    other_only = "solution-only" if kind == "student" else "student-only"
     nb = nbformat.v4.new_notebook()
-    by_id = {q.id: q for q in FREE_TEXT}
-    for cell in cells:
-        if (cell.lang and cell.lang != lang) or (cell.only and cell.only != kind):
+    for cell in master.cells:
+        tags = cell.metadata.get("tags", [])
+        if other_only in tags:
             continue
-        if cell.setup:
-            source = colab_setup_source(lang)
+        if "colab-setup" in tags:
+            nb.cells.append(nbformat.v4.new_code_cell(colab_setup_source(lang)))
+            continue
+        default_stub = stubs["code_stub" if cell.cell_type == "code" else "text_stub"]
+        stub = None if filled or kind == "solution" else cell.metadata.get("stub", default_stub)
+        text = clear_solutions(cell.source, stub)
+        if cell.cell_type == "markdown":
+            text = _substitute(text, substitutions)
+            nb.cells.append(nbformat.v4.new_markdown_cell(text))
         else:
-            source = _fill(translate(cell.text, lang), kind, lang)
-        if cell.answer is not None:
-            question = by_id[cell.answer]
-            answer = source if content == "solution" else PLACEHOLDER[lang]
-            nb.cells.append(nbformat.v4.new_markdown_cell(f"{question.marker}\n{answer}"))
-        elif cell.cell_type == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(source))
-        else:
-            code = _render_code(source, content, lang)
             if kind == "student":  # a marker for nbval, which never runs student notebooks
-                code = code.replace(f"{NBVAL_IGNORE}\n", "")
-            nb.cells.append(nbformat.v4.new_code_cell(code))
+                text = text.replace(f"{NBVAL_IGNORE}\n", "")
+            nb.cells.append(nbformat.v4.new_code_cell(text))
     for index, nb_cell in enumerate(nb.cells):
         nb_cell.id = _cell_id(kind, lang, index, nb_cell.source)
     nb.metadata = {
@@ -247,20 +165,20 @@ def render(cells: list[SourceCell], kind: str, lang: str, *, filled: bool = Fals
     return nb
 
 
-def load(path: Path = SOURCE) -> list[SourceCell]:
-    """Parse the exercise source file."""
-    return parse(path.read_text(encoding="utf-8"))
-
-
-def solution_texts(cells: list[SourceCell]) -> list[str]:
-    """Everything that only solutions may contain: solution-region lines, solution-only
-    cells and model answers (each stripped, in both languages)."""
+def solution_texts(source: dict[str, nbformat.NotebookNode]) -> list[str]:
+    """Everything that only solutions may contain, stripped: solution-only cells and every
+    line of a solution region (model answers included), in both languages."""
     texts: list[str] = []
-    for cell in cells:
-        if cell.only == "solution" or cell.answer is not None:
-            for lang in LANGS:
-                if cell.lang in (None, lang):
-                    texts.append(translate(cell.text, lang).strip())
-        for lang in LANGS:
-            texts.extend(translate(line, lang).strip() for line in cell.solution_lines)
+    for master in source.values():
+        for cell in master.cells:
+            if "solution-only" in cell.metadata.get("tags", []):
+                texts.append(cell.source.strip())
+                continue
+            texts.extend(line.strip() for line, role in _regions(cell.source)
+                         if role == "solution")
     return [t for t in texts if t]
+
+
+PLACEHOLDER = {lang: master.metadata["d2l_tconv"]["text_stub"]
+               for lang, master in load().items()}
+"""The student's answer cell below its marker line, by language (the master's text_stub)."""
