@@ -319,7 +319,7 @@ def attack_guard_off():
     return _set_cell(_completed("en"), "def my_kernel2matrix(K, input_shape):",
                      "def my_kernel2matrix(K, input_shape):\n" + _ONE_HOT +
                      "    pop = getattr(torch._C, '_pop_torch_dispatch_stack')\n"
-                     "    try:\n        pop()\n    except Exception:\n        pass\n"
+                     "    try:\n        pop(None)\n    except Exception:\n        pass\n"
                      "    op = getattr(F, ''.join(['con', 'v2d']))\n"
                      "    return op(basis, K[None, None]).reshape(h * w, -1).T")
 

@@ -50,6 +50,7 @@ SAFE_MODULES = ("project.py", "exercise_checks.py")
 SAFE_INIT = '"""Student-safe part of d2l_tconv (inside the grader\'s sandbox)."""\n'
 SANDBOX_TMP_BYTES = 256 * 2**20
 OUTPUT_FILE_BYTES = 64 * 2**20
+FONT_CACHE = "mplconfig"  # matplotlib's font cache in the stage (build_font_cache)
 
 # seccomp, for the machines we know: arch, syscalls refused with EPERM (fork, vfork; memfd_create,
 # shmget: memory that RLIMIT_DATA does not count), clone, clone3, mmap.
@@ -169,17 +170,37 @@ def find_sandbox(bwrap: str | None = None) -> Sandbox:
 
 
 def make_stage(folder: Path) -> Path:
-    """Write what the sandbox may see into ``folder``: the harness and the student-safe
-    package (``pkg/d2l_tconv/{__init__,project,exercise_checks}.py``)."""
+    """Write what the sandbox may see into ``folder``: the harness, the student-safe
+    package (``pkg/d2l_tconv/{__init__,project,exercise_checks}.py``) and matplotlib's font
+    cache (``mplconfig/``, see :func:`build_font_cache`)."""
     package = folder / "pkg" / "d2l_tconv"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(SAFE_INIT, encoding="utf-8")
     for module in SAFE_MODULES:
         shutil.copyfile(PACKAGE_DIR / module, package / module)
     shutil.copyfile(HARNESS, folder / "harness.py")
+    build_font_cache(folder / FONT_CACHE)
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return folder
+
+
+def build_font_cache(folder: Path) -> bool:
+    """Build matplotlib's font cache once, into ``folder``, before any submission runs.
+
+    Without it every sandbox starts with an empty ``MPLCONFIGDIR`` and matplotlib scans every
+    installed font (seconds with CJK fonts) inside the time limit of the first cell that
+    plots. The harness copies this read-only cache into the sandbox's ``MPLCONFIGDIR`` before
+    the first cell's clock starts. Returns whether a cache was built (no matplotlib: no)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MPLCONFIGDIR": str(folder),
+           "MPLBACKEND": "Agg", "HOME": str(folder)}
+    try:
+        done = subprocess.run([interpreter(), "-c", "import matplotlib.font_manager"],
+                              env=env, capture_output=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and any(folder.glob("fontlist*.json"))
 
 
 def repository_root() -> Path | None:
@@ -331,11 +352,15 @@ def run_harness(job: dict, sandbox: Sandbox, stage: Path, hidden: list[Path], li
                 pass_fds.append(seccomp_fd)
             cmd = bwrap_command(sandbox, stage, hidden, seccomp_fd)
             env, cwd = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, "/"
+            font_cache = f"/tmp/grader/{FONT_CACHE}"
         else:
             work = private / "work"
             work.mkdir()
             cmd = [sys.executable, "-B", str(stage / "harness.py")]
             env, cwd = sandbox_environment(str(stage), str(work)), str(work)
+            font_cache = str(stage / FONT_CACHE)
+        if (stage / FONT_CACHE).is_dir():
+            job = {**job, "font_cache": font_cache}
         killed = None
         process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=stderr, stderr=stderr, env=env, cwd=cwd,
