@@ -15,12 +15,12 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import instructor, lms, shards
+from . import instructor, isolation, lms, shards
 from .escape import csv_cell
 from .grader import Context, SubmissionResult, grade_submission
 from .notebook import find_submissions
 from .report import MAX_AUTO, write_all
-from .sandbox import Limits, find_sandbox, hidden_paths, make_stage, verify_sandbox
+from .sandbox import Limits, Sandbox, find_sandbox, hidden_paths, make_stage, verify_sandbox
 
 
 def _positive(kind):
@@ -63,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
                    help="grade only shard I of N (0-based; by a stable hash of the file "
                         "name); needs --seed; merge the OUT_DIRs with 'merge'")
     lms.add_arguments(p)
+    p.add_argument("--fallback-uid", type=_positive(int), default=None, metavar="BASE",
+                   help="without bubblewrap, when run as root: run each submission as a fresh "
+                        "unprivileged user id from BASE (Gradescope; weaker, see report.md)")
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even without a sandbox (student code then runs unconfined; "
                         "the report says the scores cannot be trusted)")
@@ -81,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         return instructor.main(argv)
     if argv and argv[0] == "merge":
         return shards.main(argv[1:])
+    if argv and argv[0] == "export-gradescope":
+        from . import gradescope
+        return gradescope.main(argv[1:])
     args = parser().parse_args(argv)
     submissions, out = args.submissions.resolve(), args.out.resolve()
     if not submissions.is_dir():
@@ -108,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         stage = make_stage(private / "stage")
         hidden = hidden_paths(submissions, out, private, args.hide)
         sandbox = verify_sandbox(find_sandbox(args.bwrap), stage, hidden)
+        if sandbox.kind == "none" and args.fallback_uid is not None:
+            problem = isolation.available()
+            if problem:
+                print(f"--fallback-uid: {problem}", file=sys.stderr)
+                return EXIT_USAGE
+            sandbox = Sandbox("uid", problem=sandbox.problem, uid_base=args.fallback_uid)
+            isolation.use(private)
         if sandbox.kind == "none" and not args.allow_unsandboxed:
             print(f"error: no sandbox: {sandbox.problem}.\nStudent code would run unconfined, "
                   "so the scores could not be trusted. Install bubblewrap, or pass "
