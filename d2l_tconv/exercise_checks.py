@@ -42,6 +42,7 @@ __all__ = [
     "part",
     "passes",
     "set_language",
+    "timings_problem",
 ]
 
 #: Input sizes ``n`` (images ``n x n``, kernel ``3 x 3``) of the measurement in part 2d.
@@ -328,6 +329,41 @@ def as_times(name: str, value: object, length: int) -> list[float]:
     return times
 
 
+#: Bounds of any plausible time of part 2d, in milliseconds (1 ns to 60 s).
+MIN_MS, MAX_MS = 1e-6, 60_000.0
+
+
+def timings_problem(dense_ms: list[float], conv_ms: list[float]) -> tuple[str, str] | None:
+    """Why the timings cannot be real measurements (English, Japanese), or ``None``.
+
+    What holds on any machine for the sizes of ``SIZES_2D`` (8 to 64, a 3 x 3 kernel): the
+    dense time grows with n (W has about n⁴ entries) and, at the largest n, exceeds
+    ``F.conv2d``'s; every time lies between 1 ns and 60 s. Shared by the public check and the
+    hidden tests, so typed-in numbers (``[1, 1, 1, 1]``) fail both.
+
+    Args:
+        dense_ms: times of ``W @ x`` in milliseconds, one per size of ``SIZES_2D``.
+        conv_ms: times of ``F.conv2d`` on the same inputs, same length.
+    """
+    if not dense_ms or len(dense_ms) != len(conv_ms):
+        return ("dense_ms and conv_ms must have one time per size.",
+                "dense_ms と conv_ms にはサイズごとに 1 つずつ時間が必要です。")
+    if any(not MIN_MS <= t <= MAX_MS for t in [*dense_ms, *conv_ms]):
+        return ("a time outside 1 ns to 60 s is not a measurement of these operations.",
+                "1 ns から 60 s の範囲外の時間は、これらの演算の測定値ではありません。")
+    if len(set(dense_ms)) == 1 or dense_ms[-1] <= dense_ms[0]:
+        return ("dense_ms does not grow with n: W has about n⁴ entries, so W @ x takes longer "
+                "for larger n. Measure it with time_ms.",
+                "dense_ms が n とともに増えていません。W の要素数は約 n⁴ なので、n が大きいほど "
+                "W @ x は遅くなります。time_ms で測ってください。")
+    if dense_ms[-1] <= conv_ms[-1]:
+        return ("at the largest n, W @ x should be slower than F.conv2d (it does hundreds of "
+                "times more work). Measure both with time_ms.",
+                "最大の n では W @ x は F.conv2d より遅いはずです（計算量が数百倍）。"
+                "両方を time_ms で測ってください。")
+    return None
+
+
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -428,22 +464,29 @@ def _result(name: str, value: object, what_en: str, what_ja: str, expected: torc
 def dense_bytes_problem(values: object) -> None:
     """Part 2d's memory criterion, shared by the public check and the hidden tests.
 
-    ``dense_bytes[i]`` must be the bytes of a float32 W for an ``n x n`` input: 4 bytes times
-    some number of rows times ``n * n`` columns. The number of rows is the student's own W's,
-    so a wrong W of part 1d (one row too many, transposed) is not charged again here.
+    ``dense_bytes[i]`` must be the bytes of a float32 W for an ``n x n`` input and a 3 x 3
+    kernel: 4 bytes times rows times ``n * n`` columns. The rows are those of the student's
+    own W, ``(n + a) * (n + b)`` with the same small offsets ``a``, ``b`` (-4 to 2) for every
+    ``n``: the right ``(n - 2) ** 2``, or one of part 1d's off-by-one mistakes, so that such a
+    mistake (or a transposed W) is not charged again here. The number of entries instead of
+    bytes, or float64 bytes, fits no such W.
     """
     items = as_sequence("dense_bytes", values, len(SIZES_2D))
-    for i, (item, n) in enumerate(zip(items, SIZES_2D, strict=True)):
-        got = as_int(f"dense_bytes[{i}]", item, 1, 10**15)
+    got = [as_int(f"dense_bytes[{i}]", item, 1, 10**15) for i, item in enumerate(items)]
+    offsets = [(a, b) for a in range(-4, 3) for b in range(a, 3)]
+    if any(all(g == 4 * (n + a) * (n + b) * n * n for g, n in zip(got, SIZES_2D, strict=True))
+           for a, b in offsets):
+        return
+    for i, (value, n) in enumerate(zip(got, SIZES_2D, strict=True)):
         right = 4 * (n - 2) ** 2 * n * n
-        entries, rest = divmod(got, 4)
-        rows, columns_rest = divmod(entries, n * n)
-        if rest or columns_rest or not 1 <= rows <= n * n:
-            hint_en, hint_ja = bytes_hint(got, right)
-            _fail(f"dense_bytes[{i}] = {got} is not the bytes of a float32 W with n * n = "
-                  f"{n * n} columns (n = {n}){hint_en}.",
-                  f"dense_bytes[{i}] = {got} は、列数 n * n = {n * n}（n = {n}）の float32 の W の"
-                  f"バイト数ではありません{hint_ja}。")
+        if value != right:
+            hint_en, hint_ja = bytes_hint(value, right)
+            _fail(f"dense_bytes[{i}] = {value} is not the bytes of a float32 W for n = {n} "
+                  f"(rows x n * n columns x 4 bytes){hint_en}.",
+                  f"dense_bytes[{i}] = {value} は、n = {n} の float32 の W のバイト数"
+                  f"（行数 × 列数 n * n × 4 バイト）ではありません{hint_ja}。")
+    _fail("dense_bytes do not belong to one W of the same form for every n.",
+          "dense_bytes が、すべての n で同じ形の W のバイト数になっていません。")
 
 
 def _spaced(text: str) -> str:
@@ -568,8 +611,10 @@ def _check_2c(conv_by_matmul) -> None:
 
 def _check_2d(dense_bytes, dense_ms, conv_ms) -> None:
     dense_bytes_problem(dense_bytes)
-    as_times("dense_ms", dense_ms, len(SIZES_2D))
-    as_times("conv_ms", conv_ms, len(SIZES_2D))
+    problem = timings_problem(as_times("dense_ms", dense_ms, len(SIZES_2D)),
+                              as_times("conv_ms", conv_ms, len(SIZES_2D)))
+    if problem:
+        _fail(*problem)
 
 
 _CHECKS = {

@@ -46,7 +46,7 @@ def _good() -> dict[str, tuple]:
         "2a": (count,),
         "2b": (count((224, 224), (3, 3))[0] * 4, 9 * 4),
         "2c": (lambda X, K: F.conv2d(X, K),),
-        "2d": (dense, [1.0] * len(SIZES_2D), [0.5] * len(SIZES_2D)),
+        "2d": (dense, [0.01, 0.1, 1.0, 10.0], [0.01, 0.02, 0.03, 0.05]),
     }
 
 

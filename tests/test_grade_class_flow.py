@@ -22,7 +22,8 @@ from d2l_tconv.grade.sandbox import find_sandbox, make_stage, verify_sandbox
 REPO = Path(d2l_tconv.__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
 CLASS = ["correct_en", "untouched_ja", "partly_wrong_ja", "monkeypatch_torch",
-         "honest_self_test_ja", "honest_reuses_names"]
+         "honest_self_test_ja", "honest_reuses_names", "honest_pip_in_imports"]
+HONEST = [name for name in CLASS if name.startswith("honest_")]
 FLAGGED = "monkeypatch_torch"  # monkeypatches torch: an integrity finding, held for review
 
 
@@ -91,8 +92,22 @@ def test_class_view(graded):
     wide = {r["submission"]: r for r in _rows(out / "grades_wide.csv")}
     assert list(wide) == sorted(CLASS)
     assert wide["correct_en"]["auto_total"] == "18" and wide[FLAGGED]["needs_review"] == "true"
-    for name in ("honest_self_test_ja", "honest_reuses_names"):
+    for name in HONEST:
         assert wide[name]["auto_total"] == "18" and wide[name]["needs_review"] == "false"
+
+
+def test_free_text_kept_wherever_it_was_written(graded):
+    _, out = graded
+    text = (out / "free_text_for_marking.md").read_text(encoding="utf-8")
+    sections = dict(re.findall(r"^### (\S+)  \(score: ___ / 4\)\n\n(.*?)(?=\n### |\n## |\Z)",
+                               text, re.MULTILINE | re.DOTALL))
+    for name in HONEST + ["correct_en"]:  # under the placeholder, in the next cell, as given
+        answers = [body for key, body in re.findall(
+            rf"^### ({name})  \(score: ___ / 4\)\n\n(.*?)(?=\n### |\n## |\Z)", text,
+            re.MULTILINE | re.DOTALL)]
+        assert len(answers) == 2 and all(len(a) > 300 for a in answers), name
+        assert not any("answer here" in a or "答えを書いて" in a for a in answers), name
+    assert sections["untouched_ja"].strip() == "_(no answer)_"
 
 
 def test_flagged_student_is_told_about_a_review_not_accused(graded):

@@ -161,9 +161,14 @@ def refused() -> list[tuple[str, str, tuple]]:
         ("2c", "float16", (lambda X, K: F.conv2d(X, K).half(),)),
         ("2c", "bfloat16", (lambda X, K: F.conv2d(X.bfloat16(), K.bfloat16()),)),
         ("2d", "float64 W's bytes", ([2 * b for b in dense], times, conv)),
+        ("2d", "entries, not bytes", ([b // 4 for b in dense], times, conv)),
+        ("2d", "bytes of two different kinds of W", (dense[:2] + [4 * n**4 for n in SIZES_2D[2:]],
+                                                     times, conv)),
         ("2d", "a negative time", (dense, [0.01, -1.0, 1.0, 10.0], conv)),
         ("2d", "too few times", (dense, times[:3], conv)),
         ("2d", "one number for the times", (dense, 1.0, conv)),
+        ("2d", "typed-in constant times", (dense, [1, 1, 1, 1], [1, 1, 1, 1])),
+        ("2d", "dense faster than conv2d at the largest n", (dense, times, [t * 2 for t in times])),
     ]
 
 
@@ -187,7 +192,7 @@ def test_byte_and_precision_messages(capsys):
     from d2l_tconv.exercise_checks import check
 
     check("2c", lambda X, K: F.conv2d(X, K).half())
-    check("2d", [2 * b for b in _dense()], [1.0] * 4, [1.0] * 4)
+    check("2d", [2 * b for b in _dense()], DENSE_MS, CONV_MS)
     out = capsys.readouterr().out.splitlines()
     assert "largest error" in out[0] and "float16, compute in float32" in out[0]
     assert "your W is float64, 2x the bytes of float32" in out[1]
@@ -211,6 +216,11 @@ def test_check_messages_wording(capsys):
     assert out[2].startswith("✓ 1a: Z passes the public check.")
     assert "が conv2d(x, K) と一致しません" not in out[3]  # the Japanese name comes first here
     assert "が (2, 2) のカーネルによる conv2d(x, K) と一致しません" in out[3]
+    check("1b", torch.eye(9), lang="ja")
+    check("1e", torch.full((2, 2), 0.5), 1, 0, (4, 4), lang="ja")
+    out = capsys.readouterr().out.splitlines()
+    assert "WtW @ X.reshape(-1) が Z（conv2d(X, K) の転置畳み込み）と一致しません" in out[0]
+    assert "Z が X（X = arange(h * w).reshape(h, w) の場合）と一致しません" in out[1]
 
 
 def test_function_parts_earn_credit_per_hidden_case_and_name_the_edge_cases():
@@ -278,6 +288,14 @@ PH_JA = "_ここに答えを書いてください（このセルの見えない 
      {"1": "Marker deleted, answer kept.", "2": "効率的ではない。"}),
     (["### Your answer / あなたの答え\n" + M1 + "\n" + PH + "\nWith a heading above.",
       "## Exercise 2"], {"1": "With a heading above.", "2": None}),
+
+    (["### Your answer / あなたの答え", M1 + "\n" + PH, "## Exercise 2",
+      "**あなたの答え**\n" + M2 + '\n<div class="answer">\n\n' + PH_JA + "\n\n</div>",
+      "## 提出"], {"1": "", "2": ""}),
+    (["### Your answer", "Marker line deleted, heading kept.", "## Exercise 2"],
+     {"1": None, "2": None}),
+    (["### Why? (exercise 1)", "### ✏️ Your answer", "Marker line deleted, heading kept.",
+      "## Exercise 2"], {"1": "Marker line deleted, heading kept.", "2": None}),
 ])
 def test_free_text_found_wherever_written(cells, want):
     assert free_text_answers(["# Exercises", "## Exercise 1", *cells]) == want
@@ -294,3 +312,63 @@ def test_the_written_policy_is_the_one_the_code_applies():
     exact = hidden.dense_bytes((224, 224), (3, 3))
     assert f"{exact:,}" in rubric
     assert f"≈ {exact / 1e9:.1f} GB" in rubric and f"{exact / 2**30:.2f} GiB" in rubric
+
+
+# --- the harness: answers at check time, shell lines skipped (without bubblewrap: fast) -------
+
+def _run(tmp_path, cells: list[str]) -> dict[str, dict]:
+    """Run ``cells`` as a notebook's code cells through the grader's job and the harness,
+    unconfined; the last event of each part, scored."""
+    from pathlib import Path
+
+    from d2l_tconv.grade.grader import Context, _job
+    from d2l_tconv.grade.notebook import Submission
+    from d2l_tconv.grade.sandbox import Limits, Sandbox, make_stage, run_harness
+
+    stage = make_stage(tmp_path / "stage")
+    limits = Limits(timeout=60, cell_timeout=20, part_timeout=10)
+    context = Context(Sandbox("none", problem="test"), stage, [], limits, SEED, tmp_path)
+    submission = Submission("t", Path("t.ipynb"), code_cells=list(enumerate(cells, start=1)))
+    run = run_harness(_job(submission, context), context.sandbox, stage, [], limits,
+                      tmp_path / "private")
+    events = [json.loads(line) for line in run.lines]
+    cell_events = {e["index"]: e for e in events if e["event"] == "cell"}
+    last = {e["id"]: e for e in events if e["event"] == "part"}
+    scores = {}
+    for part_id, event in last.items():
+        if part(part_id).kind == "function":
+            scores[part_id] = hidden.score_calls(part_id, event, context.inputs[part_id])
+        else:
+            scores[part_id] = hidden.score_values(part_id, event["values"], SEED)
+    return {"cells": cell_events, "scores": scores, "events": events}
+
+
+def test_an_answer_is_its_value_when_its_check_cell_ran(tmp_path):
+    run = _run(tmp_path, [
+        "!pip install -q d2l==1.0.3\nimport torch\nimport torch.nn.functional as F\n"
+        "from d2l_tconv.exercise_checks import check",
+        "X = torch.arange(9.0).reshape(3, 3)\nK = torch.tensor([[1.0, 2.0], [3.0, 4.0]])\n"
+        "Z = F.conv_transpose2d(F.conv2d(X[None, None], K[None, None]), K[None, None])[0, 0]",
+        "check('1a', Z)",
+        "rank_WtW, WtW_is_identity = 4, False\ncheck('1c', rank_WtW, WtW_is_identity)",
+        "def count_W(s, k):\n    o = (s[0] - k[0] + 1) * (s[1] - k[1] + 1)\n"
+        "    return o * s[0] * s[1], o * k[0] * k[1]\ncheck('2a', count_W)",
+        "# exploring later with the same names\nZ = torch.zeros(7)\nrank_WtW = 'four'\n"
+        "def count_W(s, k):\n    return 0, 0",
+        "%%bash\necho not run",
+        "bytes_dense_224 = 9891495936\nbytes_kernel_224 = 36",  # no check cell: end value
+    ])
+    assert {i: c["status"] for i, c in run["cells"].items()} == dict.fromkeys(range(1, 9), "ok")
+    scores = run["scores"]
+    assert (scores["1a"].points, scores["1c"].points, scores["2a"].points) == (1, 2, 2)
+    assert scores["2b"].points == 2
+
+
+def test_a_check_cell_that_failed_does_not_fix_the_answer(tmp_path):
+    run = _run(tmp_path, [
+        "import torch\nfrom d2l_tconv.exercise_checks import check",
+        "rank_WtW, WtW_is_identity = 3, False\ncheck('1c', rank_WtW, WtW_is_identity)\n1 / 0",
+        "rank_WtW = 4",
+    ])
+    assert run["cells"][2]["status"] == "error"
+    assert run["scores"]["1c"].points == 2  # the check cell failed: the value at the end

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -44,53 +43,55 @@ def codes(*sources: str) -> list[str]:
 
 # --- static scan ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source, code", [
-    ('print("All tests passed!")', "fake-pass-message"),
-    ("!echo all tests passed", "fake-pass-message"),
-    ('print("✓ 1a: fine")', "fake-pass-message"),
-    ('print("✔2c passes")', "fake-pass-message"),
-    ("print('すべてのテストに合格')", "fake-pass-message"),
-    ("def check(*a):\n    pass", "redefines-check"),
-    ("check = print", "redefines-check"),
-    ("from somewhere import check", "redefines-check"),
-    ("torch.allclose = lambda *a, **k: True", "monkeypatch"),
-    ("import torch as t\nt.Tensor.__eq__ = lambda *a: True", "monkeypatch"),
-    ("m = torch\nm.equal = None", "monkeypatch"),
-    ("setattr(torch, 'allclose', None)", "monkeypatch"),
-    ("import sys\nsys.modules['torch'] = None", "monkeypatch"),
-    ("import builtins\nbuiltins.print = None", "monkeypatch"),
-    ("get_ipython().input_transformers_cleanup.append(f)", "monkeypatch"),
-    ("get_ipython().events.register('post_run_cell', f)", "monkeypatch"),
-    ("import otter\notter.test_files.ok_test.run_doctest = f", "monkeypatch"),
-    ("import signal\nsignal.alarm(0)", "tampering"),
-    ("import sys\nf = sys._getframe(1)", "tampering"),
-    ("import gc\ngc.get_objects()", "tampering"),
-    ("import os\nos.close(3)", "tampering"),
-    ("exec(code)", "tampering"),
-    ("class A:\n    def __eq__(self, other):\n        return True", "eq-override"),
-    ("A = type('A', (), {'__eq__': lambda s, o: True})", "eq-override"),
-    ("class T(torch.Tensor):\n    pass", "eq-override"),
-    ("z = Fake()\nz.__class__ = torch.Tensor", "eq-override"),
-    ("open('../../exercises/solutions/solutions_en.ipynb')", "reads-course-files"),
-    ("open('/somewhere/d2l_tconv/grade/hidden.py')", "reads-course-files"),
-    ("import glob\nglob.glob('*')", "reads-course-files"),
-    ("from d2l_tconv import kernel2matrix", "imports-reference"),
-    ("from d2l_tconv.matrix import kernel2matrix", "imports-reference"),
-    ("import d2l_tconv\nd2l_tconv.trans_conv(Y, K)", "imports-reference"),
-    ("import d2l_tconv.grade.hidden", "imports-reference"),
-    ("__import__('d2l_tconv')", "imports-reference"),
-    ("import importlib\nimportlib.import_module('d2l_tconv.matrix')", "imports-reference"),
-    ("def conv_by_matmul(X, K):\n    return F.conv2d(X, K)", "forbidden-op"),
-    ("c = F.conv2d\ndef conv_by_matmul(X, K):\n    return c(X, K)", "forbidden-op"),
+@pytest.mark.parametrize("source, code, kind", [
+    ('print("All tests passed!")', "fake-pass-message", "heuristic"),
+    ("!echo all tests passed", "fake-pass-message", "heuristic"),
+    ('print("✓ 1a: fine")', "fake-pass-message", "heuristic"),
+    ('print("✔2c passes")', "fake-pass-message", "heuristic"),
+    ("print('すべてのテストに合格')", "fake-pass-message", "heuristic"),
+    ("def check(*a):\n    pass", "redefines-check", "integrity"),
+    ("check = print", "redefines-check", "integrity"),
+    ("from somewhere import check", "redefines-check", "integrity"),
+    ("torch.allclose = lambda *a, **k: True", "monkeypatch", "integrity"),
+    ("import torch as t\nt.Tensor.__eq__ = lambda *a: True", "monkeypatch", "integrity"),
+    ("m = torch\nm.equal = None", "monkeypatch", "integrity"),
+    ("setattr(torch, 'allclose', None)", "monkeypatch", "integrity"),
+    ("import sys\nsys.modules['torch'] = None", "monkeypatch", "integrity"),
+    ("import builtins\nbuiltins.print = None", "monkeypatch", "integrity"),
+    ("get_ipython().input_transformers_cleanup.append(f)", "monkeypatch", "integrity"),
+    ("get_ipython().events.register('post_run_cell', f)", "monkeypatch", "integrity"),
+    ("import otter\notter.test_files.ok_test.run_doctest = f", "monkeypatch", "integrity"),
+    ("import signal\nsignal.alarm(0)", "tampering", "integrity"),
+    ("import sys\nf = sys._getframe(1)", "tampering", "integrity"),
+    ("import gc\ngc.get_objects()", "tampering", "integrity"),
+    ("import os\nos.close(3)", "tampering", "integrity"),
+    ("exec(code)", "tampering", "integrity"),
+    ("class A:\n    def __eq__(self, other):\n        return True", "eq-override", "integrity"),
+    ("A = type('A', (), {'__eq__': lambda s, o: True})", "eq-override", "integrity"),
+    ("class T(torch.Tensor):\n    pass", "eq-override", "integrity"),
+    ("z = Fake()\nz.__class__ = torch.Tensor", "eq-override", "integrity"),
+    ("open('../../exercises/solutions/solutions_en.ipynb')", "reads-course-files", "integrity"),
+    ("open('/somewhere/d2l_tconv/grade/hidden.py')", "reads-course-files", "integrity"),
+    ("import glob\nglob.glob('*')", "outside-path", "heuristic"),
+    ("from d2l_tconv import kernel2matrix", "imports-reference", "heuristic"),
+    ("from d2l_tconv.matrix import kernel2matrix", "imports-reference", "heuristic"),
+    ("import d2l_tconv\nd2l_tconv.trans_conv(Y, K)", "imports-reference", "heuristic"),
+    ("import d2l_tconv.grade.hidden", "imports-reference", "integrity"),
+    ("__import__('d2l_tconv')", "imports-reference", "heuristic"),
+    ("import importlib\nimportlib.import_module('d2l_tconv.matrix')", "imports-reference", "heuristic"),
+    ("def conv_by_matmul(X, K):\n    return F.conv2d(X, K)", "forbidden-op", "rule"),
+    ("c = F.conv2d\ndef conv_by_matmul(X, K):\n    return c(X, K)", "forbidden-op", "rule"),
     ("from torch.nn.functional import conv2d as c\ndef conv_by_matmul(X, K):\n    return c(X, K)",
-     "forbidden-op"),
+     "forbidden-op", "rule"),
     ("def helper(K, s):\n    return F.conv_transpose2d(K, s)\n"
-     "def my_kernel2matrix(K, s):\n    return helper(K, s)", "forbidden-op"),
-    ("import socket", "network"),
-    ("import requests", "network"),
+     "def my_kernel2matrix(K, s):\n    return helper(K, s)", "forbidden-op", "rule"),
+    ("import socket", "network", "heuristic"),
+    ("import requests", "network", "heuristic"),
 ])
-def test_scan_flags_each_trick(source, code):
-    assert code in codes(source)
+def test_scan_flags_each_trick(source, code, kind):
+    """Each trick gets its code, and the kind that decides what it costs (issue 15)."""
+    found = {flag.kind for flag in scan([(0, source)]) if flag.code == code}
+    assert found == {kind}, found
 
 
 @pytest.mark.parametrize("source", [
@@ -306,8 +307,12 @@ def test_hidden_paths_cover_repository_package_and_folders(tmp_path):
 
 
 def _job(cells, parts=()):
-    return {"cells": list(enumerate(cells)), "parts": list(parts), "cell_timeout": 1,
-            "part_timeout": 1, "grace": 0.5}
+    """A harness job. Limits (issue 13): cells and calls that must finish get 30 s, over 10
+    times what they take under a two-core load (the slowest, ``%matplotlib inline`` with a
+    plot, about 0.9 s with a cold font cache); a test that expects a time-out passes a small
+    limit and work that never ends (``while True``)."""
+    return {"cells": list(enumerate(cells)), "parts": list(parts), "cell_timeout": 30,
+            "part_timeout": 30, "grace": 2}
 
 
 def test_wall_clock_limit_kills_a_run_that_blocks_the_alarm(tmp_path):
@@ -319,10 +324,11 @@ def test_wall_clock_limit_kills_a_run_that_blocks_the_alarm(tmp_path):
                 "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
                 "while True:\n    pass"],
                [{"id": "1c", "kind": "value", "names": ["rank_WtW", "WtW_is_identity"]}])
-    start = time.monotonic()
+    # 20 s: over 10 times the start of the sandbox and the first cell under load; the second
+    # cell never ends, so only the wall-clock limit can stop it
     run = run_harness(job, sandbox, stage, hidden_paths(tmp_path, tmp_path, tmp_path, []),
-                      Limits(timeout=3), tmp_path / "private")
-    assert run.killed == "timeout" and time.monotonic() - start < 10
+                      Limits(timeout=20), tmp_path / "private")
+    assert run.killed == "timeout"
     events = [json.loads(line) for line in run.lines]
     part = [e for e in events if e["event"] == "part"]
     assert part and part[-1]["values"]["rank_WtW"] == 4  # recorded before the stuck cell
@@ -415,3 +421,12 @@ def test_a_bwrap_without_the_grader_options_is_no_sandbox(tmp_path, capsys):
     assert main([str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--bwrap",
                  str(fake)]) == 2  # ...but the real options fail: refuse
     assert "Unknown option --size" in capsys.readouterr().err
+
+
+def test_font_cache_is_ready_before_the_first_cell(tmp_path):
+    # issue 13: built once by the grader, not inside the first plotting cell's time limit
+    events = _run_unconfined(tmp_path, [
+        "import os\nassert any(f.startswith('fontlist') for f in "
+        "os.listdir(os.environ['MPLCONFIGDIR'])), 'no font cache'"])
+    cells = [e for e in events if e["event"] == "cell"]
+    assert [(c["status"], c["error"]) for c in cells] == [("ok", None)]

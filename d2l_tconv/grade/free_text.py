@@ -22,9 +22,18 @@ from ..exercise_checks import FREE_TEXT
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*)$")
 _MARKER = re.compile(r"<!--\s*d2l-tconv:answer\s+(\w+)\s*-->")
-_PLACEHOLDER = re.compile(r"^\s*[_*]+.*(answer here|答えを書いて).*[_*]+\s*$", re.IGNORECASE)
-_YOUR_ANSWER = re.compile(r"^\s{0,3}#{1,6}\s*(your answer|あなたの答え)[\s/:：|]*"
-                          r"(your answer|あなたの答え)?[\s:：]*$", re.IGNORECASE)
+#: The template's placeholder: a line in italics that asks to write the answer.
+_PLACEHOLDER = re.compile(r"^\s*[_*]+[^_*].*(answer here|write your|書いてください|書きます).*[_*]+\s*$",
+                          re.IGNORECASE)
+#: A line of markup only (an HTML tag such as a frame's ``<div ...>`` or ``</div>``).
+_TAG_ONLY = re.compile(r"^\s*</?[A-Za-z][^>]*>\s*$")
+_LABEL_MARKUP = re.compile(r"[#*_>\s/|:：()（）\-–—✏️📝✍️]+")
+
+
+def _is_answer_label(line: str) -> bool:
+    """Whether ``line`` only labels the answer ("### Your answer / あなたの答え", bold or not)."""
+    words = _LABEL_MARKUP.sub(" ", line).strip().lower()
+    return bool(words) and not words.replace("your answer", "").replace("あなたの答え", "").strip()
 
 
 def _question_heading(number: str) -> re.Pattern[str]:
@@ -45,7 +54,7 @@ def _ends_answer(text: str) -> bool:
     if _MARKER.search(text):
         return True
     heading = _first_heading(text)
-    if heading is None or _YOUR_ANSWER.match(text.lstrip().splitlines()[0]):
+    if heading is None or _is_answer_label(text.lstrip().splitlines()[0]):
         return False
     level, title = heading
     return level <= 2 or any(_question_heading(q.id).search(title) for q in FREE_TEXT)
@@ -53,7 +62,8 @@ def _ends_answer(text: str) -> bool:
 
 def _clean(text: str) -> str:
     lines = [line for line in _MARKER.sub("", text).splitlines()
-             if not _PLACEHOLDER.match(line) and not _YOUR_ANSWER.match(line)]
+             if not (_PLACEHOLDER.match(line) or _TAG_ONLY.match(line)
+                     or _is_answer_label(line))]
     return "\n".join(lines).strip()
 
 

@@ -24,6 +24,7 @@ import csv
 import json
 import re
 import statistics
+import sys
 from pathlib import Path
 
 from ..exercise_checks import FREE_TEXT, PARTS
@@ -52,7 +53,7 @@ _TEXT = {
                   "points restored.",
         "accepted": "Your instructor reviewed your notebook and accepted it.",
         "zeroed": "Your instructor reviewed your notebook: no automatic points.",
-        "note": "Note",
+        "note": "Note", "review_status": "needs a review by your instructor",
         "rule": "0 points for part {part}: it asks for your own implementation, and a "
                 "convolution routine was used (`{detail}`).",
         "skipped": "{label}: the shell or package line `{line}` was skipped (the "
@@ -78,7 +79,7 @@ _TEXT = {
                   "よくあります。",
         "accepted": "教員がノートブックを確認し、認めました。",
         "zeroed": "教員がノートブックを確認しました。自動採点の点はありません。",
-        "note": "メモ",
+        "note": "メモ", "review_status": "教員による確認が必要",
         "rule": "小問 {part} は 0 点です。自分の実装を求める小問ですが、畳み込みの関数が"
                 "使われました（`{detail}`）。",
         "skipped": "{label}: シェルやパッケージの行 `{line}` は実行しませんでした"
@@ -307,14 +308,22 @@ def _relabel(text: str, rec: dict, lang: str) -> str:
 
 
 def _skipped(rec: dict, lang: str) -> list[str]:
-    """A note per shell or package line the sandbox skipped."""
+    """A note per shell or package line the sandbox skipped (raw text: escape it)."""
     return [_TEXT[lang]["skipped"].format(label=rec["labels"][str(i)][lang],
-                                          line=md_inline(line, 80).replace("`", "'"))
+                                          line=_code(line, 80))
             for i, line in rec["skipped_lines"]]
 
 
+def _code(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, fit to sit between backticks (escape it with the
+    whole line: these are raw texts)."""
+    text = " ".join(str(text).split())
+    return (text if len(text) <= limit else text[: limit - 3] + "...").replace("`", "'")
+
+
 def _first_fixes(rec: dict, lang: str) -> list[str]:
-    """Root causes of failures: refused processes, time and memory limits, a stopped run."""
+    """Root causes of failures: refused processes, time and memory limits, a stopped run
+    (raw texts: escape them)."""
     text = _TEXT[lang]
     labels = rec["labels"]
     fixes = []
@@ -327,10 +336,10 @@ def _first_fixes(rec: dict, lang: str) -> list[str]:
             fixes.append(text["memory"].format(label=label))
         elif _REFUSED.match(error):
             fixes.append(text["refused"].format(label=label,
-                                                error=md_inline(error, 80).replace("`", "'")))
+                                                error=_code(error, 80)))
     if rec["ended"].startswith("stopped"):
         why = _relabel(local(rec["ended"], lang), rec, lang)
-        fixes.append(text["stopped"].format(why=md_inline(why, 200)))
+        fixes.append(text["stopped"].format(why=why[:200]))
     return fixes
 
 
@@ -350,16 +359,18 @@ def feedback_markdown(rec: dict) -> str:
             lines += [f"{text['note']}: {md_inline(rec['decision']['note'])}", ""]
     fixes = _first_fixes(rec, lang)
     rules = [f for f in rec["flags"] if f["kind"] == "rule"]
-    fixes += [text["rule"].format(part=f["part"], detail=md_inline(f["detail"], 120)
-                                  .replace("`", "'")) for f in rules]
+    fixes += [text["rule"].format(part=f["part"], detail=_code(f["detail"], 120))
+              for f in rules]
     if fixes:
-        lines += [f"## {text['first']}", "", *(f"- {fix}" for fix in fixes), ""]
+        lines += [f"## {text['first']}", "", *(f"- {md_inline(fix)}" for fix in fixes), ""]
     notes = _skipped(rec, lang)
     if notes:
-        lines += [f"## {text['notes']}", "", *(f"- {note}" for note in notes), ""]
+        lines += [f"## {text['notes']}", "", *(f"- {md_inline(note)}" for note in notes), ""]
     lines += [f"| {text['part']} | {text['points']} | {text['status']} |", "|---|---|---|"]
     for entry in rec["parts"]:
         status = _relabel(entry["status"][lang], rec, lang)
+        if entry["flag_kind"] == "integrity" and needs_review(rec):
+            status = text["review_status"]
         lines.append(f"| {entry['part']} | {_number(entry['points'])} / {entry['max_points']} "
                      f"| {md_inline(status, 200)} |")
     lines += ["", f"## {text['details']}", ""]
@@ -379,7 +390,7 @@ def feedback_markdown(rec: dict) -> str:
         lines += [f"## {text['cells']}", ""]
         for index, cell in failed.items():
             label = md_inline(rec["labels"].get(index, {}).get(lang, index))
-            error = md_inline(cell["error"] or cell["status"], 300).replace("`", "'")
+            error = md_inline(_code(cell["error"] or cell["status"], 300))
             lines.append(f"- {label}: `{error}`")
         lines.append("")
     lines += [text["checked"], "",
@@ -459,6 +470,9 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
         review = "yes" if needs_review(rec) else (rec["decision"] or {}).get("decision", "-")
         lines.append(f"| {md_inline(rec['submission'])} | {_number(points(rec))} / {MAX_AUTO} | "
                      f"{review} | {md_inline(rec['ended'], 200)} | {md_inline(codes)} |")
+    if run.get("decisions_error"):
+        lines += ["", f"**decisions.csv was NOT applied: {md_inline(run['decisions_error'])}.** "
+                  "Fix it, then run `python -m d2l_tconv.grade apply OUT_DIR`."]
     lines += ["", "## Needs review", "",
               "Integrity findings hold the automatic points at 0. Record a decision per "
               "submission in `decisions.csv` (`accept` restores the would-be score, `zero` "
@@ -519,14 +533,25 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
 
 # --- writing everything ---------------------------------------------------------------------
 
-def render(out: Path, records: list[dict], run: dict) -> list[dict]:
+def render(out: Path, records: list[dict], run: dict, strict: bool = True) -> list[dict]:
     """Apply ``out/decisions.csv`` to ``records``, (re)write every output file, and return
-    the records as decided."""
+    the records as decided. A ``decisions.csv`` that cannot be read raises ``ValueError``
+    with ``strict``; otherwise it is left unapplied and report.md says why."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "feedback").mkdir(exist_ok=True)
     (out / "details").mkdir(exist_ok=True)
-    decisions = read_decisions(out / "decisions.csv", {r["submission"] for r in records})
+    run = {**run, "decisions_error": None}
+    try:
+        decisions = read_decisions(out / "decisions.csv", {r["submission"] for r in records})
+    except ValueError as error:
+        if strict:
+            raise
+        decisions, run["decisions_error"] = {}, str(error)
     records = [apply_decision(r, decisions.get(r["submission"])) for r in records]
+    names = {r["submission"] for r in records}
+    for stale in (out / "details").glob("*.json"):  # from an earlier run on other files
+        if stale.name != "_run.json" and stale.stem not in names:
+            stale.unlink()
     write_gradebook(out, records)
     write_wide(out, records)
     write_sheets(out, records)
@@ -550,7 +575,12 @@ def write_all(out: Path, results: list[SubmissionResult], sandbox: Sandbox, limi
     run = {"sandbox": sandbox.description, "timeout": limits.timeout,
            "cell_timeout": limits.cell_timeout, "part_timeout": limits.part_timeout,
            "memory_mb": limits.memory_mb, "seed": seed, "seconds": seconds}
-    render(out, [record(r, limits) for r in results], run)
+    records = [record(r, limits) for r in results]
+    try:
+        read_decisions(out / "decisions.csv", {r["submission"] for r in records})
+    except ValueError as error:
+        print(f"warning: decisions.csv not applied (see report.md): {error}", file=sys.stderr)
+    render(out, records, run, strict=False)
 
 
 def load(out: Path) -> tuple[list[dict], dict]:

@@ -217,9 +217,24 @@ def repository_root() -> Path | None:
     return None
 
 
+def installed_package_dirs() -> list[Path]:
+    """Where the sandbox's interpreter would import ``d2l_tconv`` from without the stage: an
+    installed copy, or the checkout an editable install points to (which need not be the one
+    the grader runs from). Hidden too, or ``import d2l_tconv.grade`` would find the grader."""
+    probe = ("import importlib.util as u\ns = u.find_spec('d2l_tconv')\n"
+             "print('\\n'.join(s.submodule_search_locations or []) if s else '')")
+    try:
+        done = subprocess.run([interpreter(), "-I", "-c", probe], capture_output=True,
+                              text=True, timeout=60, cwd="/")
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [Path(line) for line in done.stdout.splitlines() if line.strip()]
+
+
 def hidden_paths(submissions: Path, out: Path, stage_root: Path, extra: list[Path]) -> list[Path]:
     """Folders student code must not see, outermost first, without duplicates."""
-    candidates = [PACKAGE_DIR, submissions, out, stage_root, Path.home(), *extra]
+    candidates = [PACKAGE_DIR, submissions, out, stage_root, Path.home(), *extra,
+                  *installed_package_dirs()]
     root = repository_root()
     if root is not None:
         candidates.append(root)

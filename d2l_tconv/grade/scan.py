@@ -134,10 +134,13 @@ CONVOLUTIONS = {
                                    "LazyConv", "LazyConvTranspose") for n in (1, 2, 3)
 } | {"convolution", "_convolution", "conv_tbc", "convolve", "correlate", "convolve2d",
      "correlate2d", "fftconvolve", "oaconvolve", "convolve1d", "correlate1d"}
+#: A thread started inside an own-implementation function would run out of sight of the
+#: run-time guard (PyTorch's dispatch hooks are per thread).
+THREADS = {"Thread", "ThreadPoolExecutor", "start_new_thread", "ProcessPoolExecutor"}
 FORBIDDEN_OPS = {
-    "my_kernel2matrix": CONVOLUTIONS | {"kernel2matrix", "kernel2matrix_pkg", "jacobian",
-                                        "conv_by_matmul"},
-    "conv_by_matmul": CONVOLUTIONS | {"corr2d"},
+    "my_kernel2matrix": CONVOLUTIONS | THREADS | {"kernel2matrix", "kernel2matrix_pkg",
+                                                 "jacobian", "conv_by_matmul"},
+    "conv_by_matmul": CONVOLUTIONS | THREADS | {"corr2d"},
 }
 #: The part each own-implementation function belongs to (a rule flag costs that part only).
 PART_OF = {spec.names[0]: spec.id for spec in PARTS if spec.names[0] in FORBIDDEN_OPS}
