@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "== setting up $(VENV) (first time only: about 2-4 minutes, 5.8 GB with torch)"
 	@start=$$(date +%s); \
 	$(PYTHON) -m venv $(VENV) && \
-	{ $(PY) -m pip install -q -c constraints.txt -e '.[book,lab,dev]' 2>&1 | $(PIP_FILTER); } && \
+	{ $(PY) -m pip install -q -c constraints.txt -e '.[book,lab,dev,courses]' 2>&1 | $(PIP_FILTER); } && \
 	{ $(PY) -m pip install -q --no-deps -c constraints.txt d2l==1.0.3 2>&1 | $(PIP_FILTER); } && \
 	$(PY) -c "import d2l_tconv, nbval; from d2l import torch as d2l" && \
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (d2l-tconv)" >/dev/null && \

@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "export-gradescope":
         from . import gradescope
         return gradescope.main(argv[1:])
+    if argv and argv[0] == "export-nbgrader":
+        from . import nbgrader_export
+        return nbgrader_export.main(argv[1:])
     args = parser().parse_args(argv)
     submissions, out = args.submissions.resolve(), args.out.resolve()
     if not submissions.is_dir():
