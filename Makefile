@@ -20,7 +20,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # pip on some machines prints one warning per missing local mirror folder; hide that noise only.
 PIP_FILTER := { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help env lab test bench notebooks clean
+.PHONY: help env lab test bench bench-grade notebooks clean
 
 help:
 	@echo "make lab    open the notebooks in JupyterLab (sets up $(VENV) on first use)"
@@ -58,6 +58,11 @@ test: env
 
 bench: env
 	$(PY) benchmarks/bench_trans_conv.py
+
+# Grader throughput (issue 9): N correct notebooks, then a mix of correct, wrong and hanging.
+bench-grade: env
+	PYTHONPATH=$(CURDIR) $(PY) benchmarks/bench_grade.py --copies 20 --jobs $(JOBS)
+	PYTHONPATH=$(CURDIR) $(PY) benchmarks/bench_grade.py --mix --copies 10 --jobs $(JOBS)
 
 # Maintainers: after editing tools/notebook_content.py or exercises/source/exercises.txt.
 notebooks: env
