@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from d2l_tconv import kernel2matrix
-from d2l_tconv.exercise_checks import SIZES_2D, part, passes
+from d2l_tconv.exercise_checks import PARTS, SIZES_2D, part, passes
 from d2l_tconv.grade import _harness, data, hidden
 from d2l_tconv.grade.cells import cell_label, check_cells, skip_shell_lines
 from d2l_tconv.grade.free_text import free_text_answers
@@ -372,3 +372,42 @@ def test_a_check_cell_that_failed_does_not_fix_the_answer(tmp_path):
     ])
     assert run["cells"][2]["status"] == "error"
     assert run["scores"]["1c"].points == 2  # the check cell failed: the value at the end
+
+
+# --- feedback: root causes first, cells as Jupyter counts them --------------------------------
+
+def _result(lang: str):
+    from pathlib import Path
+
+    from d2l_tconv.grade.grader import PartResult, SubmissionResult
+    from d2l_tconv.grade.notebook import Submission
+
+    cells = [(2, "import subprocess\nsubprocess.run(['pip', 'install', 'x'])"),
+             (4, "while True:\n    pass"), (6, "Z = 1")]
+    result = SubmissionResult(Submission("s", Path("s.ipynb"), code_cells=cells, lang=lang))
+    result.cells = {2: {"status": "error", "error": "PermissionError: [Errno 1] Operation not "
+                                                    "permitted"},
+                    4: {"status": "timeout", "error": "CellTimeout: the cell ran longer than 30 s"},
+                    6: {"status": "ok", "error": None}}
+    result.ended = "completed"
+    result.parts = [PartResult(p.id, 0, p.points, "missing: Z not defined (cell 6: NameError)",
+                               "No answer: Z not defined.") for p in PARTS]
+    return result
+
+
+@pytest.mark.parametrize("lang, refused, timeout, label", [
+    ("en", "The sandbox refused to start a process in code cell 1",
+     "code cell 2 (`while True:`) took longer than 30 s, the time limit per cell",
+     "(code cell 3 (`Z = 1`): NameError)"),
+    ("ja", "コードセル 1 (`import subprocess`) で、サンドボックスがプロセスの起動を拒否しました",
+     "コードセル 2 (`while True:`) の実行が、セルごとの制限時間 30 秒を超えた",
+     "（コードセル 3 (`Z = 1`): NameError）"),
+])
+def test_feedback_gives_root_causes_first_and_names_code_cells(lang, refused, timeout, label):
+    from d2l_tconv.grade.report import feedback_markdown, record
+    from d2l_tconv.grade.sandbox import Limits
+
+    text = feedback_markdown(record(_result(lang), Limits(cell_timeout=30)))
+    first = text.index("## Fix these first" if lang == "en" else "## まず直すこと")
+    assert first < text.index(refused) < text.index(timeout) < text.index("| 1a |")
+    assert label in text

@@ -27,7 +27,7 @@ from conftest import skip_or_fail
 
 import d2l_tconv
 from d2l_tconv.exercise_checks import PARTS
-from d2l_tconv.grade.escape import safe_name
+from d2l_tconv.grade.escape import md_inline, safe_name
 from d2l_tconv.grade.sandbox import find_sandbox, make_stage, verify_sandbox
 
 REPO = Path(d2l_tconv.__file__).resolve().parents[1]
@@ -35,6 +35,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
 SEED = 12345
 IDS = [p.id for p in PARTS]
 FULL = {p.id: (p.points, "ok") for p in PARTS}
+#: Correct notebooks in the styles honest students write (issue 15): full marks, free text kept.
+HONEST = sorted(p.name.removesuffix(".fixture") for p in FIXTURES.glob("honest_*.fixture"))
 LIMITS = ["--timeout", "120", "--cell-timeout", "30", "--part-timeout", "10",
           "--memory-mb", "2048"]
 #: Hostile file names (issue 8) -> (the fixture copied under that name, its gradebook name):
@@ -172,6 +174,7 @@ def expected() -> dict[str, dict[str, tuple[int, str]]]:
                       f"(cell {_cell('syntax_error', 'def conv_by_matmul(X, K)')}: SyntaxError)"),
         },
         "untouched_ja": _all("not attempted"),
+        **{name: FULL for name in HONEST},  # issue 15: no style costs a point
         "unstoppable_loop": {
             **{p: FULL[p] for p in ("1a", "1b", "1c", "1d", "1e")},
             **{p: (0, f"not reached: cell {stopped} could not be interrupted")
@@ -316,6 +319,17 @@ def test_the_student_notebook_as_handed_out_runs_cleanly(graded):
     assert exercise_source_placeholder("ja") and details["answers"] == {"1": "", "2": ""}
 
 
+def test_honest_notebooks_are_not_flagged_and_keep_their_free_text(graded):
+    text = (graded["out"] / "free_text_for_marking.md").read_text(encoding="utf-8")
+    assert HONEST
+    for name in HONEST:
+        details = _details(graded, name)
+        assert not details["integrity"] and all(f["kind"] == "heuristic"
+                                                for f in details["flags"]), name
+        assert all(len(details["answers"][q]) > 300 for q in ("1", "2")), name
+        assert f"### {name}  (score: ___ / 4)\n\n_(no answer" not in text
+
+
 def exercise_source_placeholder(lang: str) -> str:
     sys.path.insert(0, str(REPO / "tools"))
     try:
@@ -399,7 +413,8 @@ def test_nothing_from_a_submission_is_rendered_or_forged_in_the_outputs(graded):
     for text in texts:
         assert "<script" not in text and "<img" not in text
     alias = safe_name("evil\n| x | 18 |")
-    assert "evil\n" not in report and alias in report  # the alias, with its mapping
+    # the alias, with its mapping (as Markdown text: "|" escaped)
+    assert "evil\n" not in report and md_inline(alias) in report
     gradebook = (out / "gradebook.csv").read_text(encoding="utf-8")
     assert "\n=HYPERLINK" not in gradebook and "\n@SUM" not in gradebook
 

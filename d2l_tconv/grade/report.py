@@ -49,8 +49,8 @@ _TEXT = {
         "status": "status", "details": "Details", "first": "Fix these first",
         "cells": "Cells that did not run cleanly", "notes": "Notes",
         "review": "Your notebook needs a review by your instructor: the automatic points are "
-                  "held at 0 until then. This is not a verdict; most reviews end with the "
-                  "points restored.",
+                  "held at 0 until then. This is not a verdict: the grader asks for a review "
+                  "whenever code changes the checks, PyTorch or the way results are collected.",
         "accepted": "Your instructor reviewed your notebook and accepted it.",
         "zeroed": "Your instructor reviewed your notebook: no automatic points.",
         "note": "Note", "review_status": "needs a review by your instructor",
@@ -75,8 +75,8 @@ _TEXT = {
         "status": "状態", "details": "詳細", "first": "まず直すこと",
         "cells": "正常に実行できなかったセル", "notes": "補足",
         "review": "このノートブックは教員による確認が必要です。確認が終わるまで、自動採点の点は "
-                  "0 点のままです。これは判定ではありません。確認の結果、点が戻ることも"
-                  "よくあります。",
+                  "0 点のままです。これは判定ではありません。チェックや PyTorch、結果の集め方を"
+                  "変えるコードがあると、採点プログラムは教員に確認を求めます。",
         "accepted": "教員がノートブックを確認し、認めました。",
         "zeroed": "教員がノートブックを確認しました。自動採点の点はありません。",
         "note": "メモ", "review_status": "教員による確認が必要",
@@ -373,17 +373,15 @@ def feedback_markdown(rec: dict) -> str:
             status = text["review_status"]
         lines.append(f"| {entry['part']} | {_number(entry['points'])} / {entry['max_points']} "
                      f"| {md_inline(status, 200)} |")
-    lines += ["", f"## {text['details']}", ""]
+    details = []
     for entry in rec["parts"]:
         if entry["flag_kind"] == "integrity" and needs_review(rec):
-            message = text["review"]
-        elif entry["flag_kind"] == "rule":
-            message = entry["status"][lang]
-        else:
-            message = entry["message"][lang]
+            continue  # said once, above
+        message = entry["status" if entry["flag_kind"] == "rule" else "message"][lang]
         first, *more = _relabel(message, rec, lang).splitlines() or [""]
-        lines += [f"**{entry['part']}**: {md_inline(first)}",
-                  *(f"- {md_inline(line)}" for line in more), ""]
+        details += [f"**{entry['part']}**: {md_inline(first)}",
+                    *(f"- {md_inline(line)}" for line in more), ""]
+    lines += ["", *([f"## {text['details']}", "", *details] if details else [])]
     failed = {i: c for i, c in sorted(rec["cells"].items(), key=lambda item: int(item[0]))
               if c["status"] != "ok"}
     if failed:
