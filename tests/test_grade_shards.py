@@ -250,6 +250,8 @@ def test_slurm_array_script_runs_locally(runs):
     assert manifest["shard"] == {"index": 2, "count": 3}
     assert manifest["graded_files"] == ["correct_en.ipynb"]
     assert manifest["limits"]["cell_timeout"] == 20 and manifest["seed"] == int(SEED)
+    script = (COURSES / "slurm" / "grade_array.sbatch").read_text(encoding="utf-8")
+    assert '--hide "$OUT_ROOT"' in script
     merge = (COURSES / "slurm" / "merge.sbatch").read_text(encoding="utf-8")
     assert "--dependency" in (COURSES / "slurm" / "README.md").read_text(encoding="utf-8")
     assert "d2l_tconv.grade merge" in merge
@@ -273,6 +275,7 @@ def test_kubernetes_indexed_job_manifest():
     command = " ".join(container["command"] + container.get("args", []))
     assert "d2l_tconv.grade" in command and "--shard" in command and "--seed" in command
     assert "JOB_COMPLETION_INDEX" in command and f"/{spec['completions']}" in command
+    assert "--hide /data/outs" in command  # no shard's student code sees the other outputs
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
     assert container["resources"]["limits"]["memory"]
     # bwrap needs user namespaces: the pod must not drop them, and says so.
