@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pwd
 import resource
 import threading
 from pathlib import Path
@@ -42,8 +43,6 @@ def fresh_uid(base: int) -> int:
         while True:
             uid = next(counter)
             try:
-                import pwd
-
                 pwd.getpwuid(uid)
             except KeyError:
                 return uid
