@@ -141,6 +141,7 @@ def test_bundle_layout(bundle):
     assert not any("__pycache__" in n for n in names)
     assert modes["run_autograder"] == modes["setup.sh"] == 0o755 and modes["seed"] == 0o600
     assert "download.pytorch.org/whl/cpu" in setup and "python3.11" in setup
+    assert "ipython" in setup  # the harness runs the cells in an IPython shell
     assert "AUTOGRADER_ROOT" in run and "AUTOGRADER_PYTHON" in run
     assert run.startswith("#!/usr/bin/env bash")
 

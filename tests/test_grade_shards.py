@@ -288,5 +288,5 @@ def test_kubernetes_indexed_job_manifest():
         f"/data/outs/shard-{i}" for i in range(spec["completions"])]
     assert "--out" in merge_args
     dockerfile = (COURSES / "k8s" / "Dockerfile").read_text(encoding="utf-8")
-    assert "bubblewrap" in dockerfile and "torch" in dockerfile
+    assert "bubblewrap" in dockerfile and "torch" in dockerfile and "ipython" in dockerfile
     assert container["image"].startswith("d2l-tconv-grader")

@@ -61,7 +61,7 @@ apt-get install -y --no-install-recommends python3.11 python3.11-venv
 python3.11 -m venv /opt/d2l-tconv-venv
 /opt/d2l-tconv-venv/bin/pip install --no-cache-dir {torch} \\
   --index-url https://download.pytorch.org/whl/cpu
-/opt/d2l-tconv-venv/bin/pip install --no-cache-dir numpy matplotlib matplotlib-fontja
+/opt/d2l-tconv-venv/bin/pip install --no-cache-dir numpy matplotlib matplotlib-fontja ipython
 # d2l_tconv itself is NOT installed into the venv (student code could read it there): the
 # grader runs from /autograder/source/d2l-tconv, which is root-only while a submission runs.
 chmod -R go-rwx /autograder/source
