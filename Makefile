@@ -23,7 +23,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # pip on some machines prints one warning per missing local mirror folder; hide that noise only.
 PIP_FILTER := { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help env lab test test-fast lint check bench notebooks clean
+.PHONY: help env lab test test-fast lint check bench bench-grade notebooks clean
 
 help:
 	@echo "make lab    open the notebooks in JupyterLab (sets up $(VENV) on first use)"
@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "== setting up $(VENV) (first time only: about 2-4 minutes, 5.8 GB with torch)"
 	@start=$$(date +%s); \
 	$(PYTHON) -m venv $(VENV) && \
-	{ $(PY) -m pip install -q -c constraints.txt -e '.[book,lab,dev]' 2>&1 | $(PIP_FILTER); } && \
+	{ $(PY) -m pip install -q -c constraints.txt -e '.[book,lab,dev,courses]' 2>&1 | $(PIP_FILTER); } && \
 	{ $(PY) -m pip install -q --no-deps -c constraints.txt d2l==1.0.3 2>&1 | $(PIP_FILTER); } && \
 	$(PY) -c "import d2l_tconv, nbval; from d2l import torch as d2l" && \
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (d2l-tconv)" >/dev/null && \
@@ -72,6 +72,11 @@ test-fast: env
 
 lint: env
 	$(VENV)/bin/ruff check .
+
+# Grader throughput (issue 9): N correct notebooks, then a mix of correct, wrong and hanging.
+bench-grade: env
+	PYTHONPATH=$(CURDIR) $(PY) benchmarks/bench_grade.py --copies 20 --jobs $(JOBS)
+	PYTHONPATH=$(CURDIR) $(PY) benchmarks/bench_grade.py --mix --copies 10 --jobs $(JOBS)
 
 # Maintainers: after editing notebooks/<lang>/transposed_conv.md or the exercise sources.
 notebooks: env

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import os
 import secrets
 import shutil
@@ -14,12 +15,12 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import instructor
+from . import instructor, isolation, lms, shards
 from .escape import csv_cell
 from .grader import Context, SubmissionResult, grade_submission
 from .notebook import find_submissions
 from .report import MAX_AUTO, write_all
-from .sandbox import Limits, find_sandbox, hidden_paths, make_stage, verify_sandbox
+from .sandbox import Limits, Sandbox, find_sandbox, hidden_paths, make_stage, verify_sandbox
 
 
 def _positive(kind):
@@ -57,6 +58,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hide", type=Path, action="append", default=[], metavar="PATH",
                    help="another folder student code must not see (repeatable)")
     p.add_argument("--bwrap", default=None, help="path of bwrap (default: from PATH)")
+    # Courses (issue 9): shards, LMS grade files (d2l_tconv/grade/shards.py, lms.py).
+    p.add_argument("--shard", type=shards.parse_shard, default=None, metavar="I/N",
+                   help="grade only shard I of N (0-based; by a stable hash of the file "
+                        "name); needs --seed; merge the OUT_DIRs with 'merge'")
+    lms.add_arguments(p)
+    p.add_argument("--fallback-uid", type=_positive(int), default=None, metavar="BASE",
+                   help="without bubblewrap, when run as root: run each submission as a fresh "
+                        "unprivileged user id from BASE (Gradescope; weaker, see report.md)")
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even without a sandbox (student code then runs unconfined; "
                         "the report says the scores cannot be trusted)")
@@ -73,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("apply", "finalize"):  # the instructor's steps after grading
         return instructor.main(argv)
+    if argv and argv[0] == "merge":
+        return shards.main(argv[1:])
+    if argv and argv[0] == "export-gradescope":
+        from . import gradescope
+        return gradescope.main(argv[1:])
+    if argv and argv[0] == "export-nbgrader":
+        from . import nbgrader_export
+        return nbgrader_export.main(argv[1:])
     args = parser().parse_args(argv)
     submissions, out = args.submissions.resolve(), args.out.resolve()
     if not submissions.is_dir():
@@ -80,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if out == submissions:
         print("--out: OUT_DIR must differ from SUBMISSIONS_DIR", file=sys.stderr)
+        return EXIT_USAGE
+    if args.shard is not None and args.seed is None:
+        print("--shard: needs --seed (every shard must draw the same hidden inputs)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    roster = lms.read_roster_arg(args)
+    if isinstance(roster, str):
+        print(roster, file=sys.stderr)
         return EXIT_USAGE
     if args.cell_timeout > args.timeout:
         args.cell_timeout = args.timeout
@@ -92,13 +117,21 @@ def main(argv: list[str] | None = None) -> int:
         stage = make_stage(private / "stage")
         hidden = hidden_paths(submissions, out, private, args.hide)
         sandbox = verify_sandbox(find_sandbox(args.bwrap), stage, hidden)
+        if sandbox.kind == "none" and args.fallback_uid is not None:
+            problem = isolation.available()
+            if problem:
+                print(f"--fallback-uid: {problem}", file=sys.stderr)
+                return EXIT_USAGE
+            sandbox = Sandbox("uid", problem=sandbox.problem, uid_base=args.fallback_uid)
+            isolation.use(private)
         if sandbox.kind == "none" and not args.allow_unsandboxed:
             print(f"error: no sandbox: {sandbox.problem}.\nStudent code would run unconfined, "
                   "so the scores could not be trusted. Install bubblewrap, or pass "
                   "--allow-unsandboxed to grade anyway.", file=sys.stderr)
             return EXIT_USAGE
         print(sandbox.description, flush=True)
-        paths = find_submissions(submissions)
+        all_paths = find_submissions(submissions)
+        paths = shards.select(all_paths, args.shard)
         context = Context(sandbox, stage, hidden, limits, seed, private / "runs")
 
         def grade(path: Path) -> SubmissionResult:
@@ -119,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the report writer failed; wrote {out / 'gradebook.csv'} and "
               f"{out / 'report.md'} with the traceback", file=sys.stderr)
         return EXIT_FAILURES
+    shards.write_manifest(out, shards.manifest(
+        seed, dataclasses.asdict(limits), args.shard,
+        [p.name for p in all_paths], [p.name for p in paths]))
+    lms.write_for_args(args, out, roster)
     print(f"wrote {out / 'gradebook.csv'} ({len(results)} submission(s)), feedback/, "
           "free_text_for_marking.md, report.md")
     if sandbox.kind == "none":

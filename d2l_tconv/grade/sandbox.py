@@ -44,6 +44,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import isolation
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../d2l_tconv
 HARNESS = Path(__file__).resolve().with_name("_harness.py")
 SAFE_MODULES = ("project.py", "exercise_checks.py")
@@ -81,9 +83,12 @@ class Sandbox:
     seccomp: bytes | None = None
     problem: str | None = None  # why there is no sandbox
     hide: list[Path] = field(default_factory=list)
+    uid_base: int | None = None  # kind "uid": a fresh user id per run (isolation.py, issue 9)
 
     @property
     def description(self) -> str:
+        if self.kind == "uid":
+            return isolation.description(self.uid_base)
         if self.kind == "bubblewrap":
             processes = ("new processes refused (seccomp)" if self.seccomp else
                          "process creation NOT limited (no seccomp filter for "
@@ -355,6 +360,7 @@ def run_harness(job: dict, sandbox: Sandbox, stage: Path, hidden: list[Path], li
     private.mkdir(parents=True, exist_ok=True)
     results_path, stderr_path = private / "results.jsonl", private / "stderr.txt"
     start = time.monotonic()
+    preexec, cleanup = [_limit(limits.memory_mb * 2**20)], []
     with open(results_path, "w+b") as results, open(stderr_path, "w+b") as stderr, \
             tempfile.TemporaryFile() as program:
         pass_fds = [results.fileno()]
@@ -370,9 +376,18 @@ def run_harness(job: dict, sandbox: Sandbox, stage: Path, hidden: list[Path], li
             font_cache = f"/tmp/grader/{FONT_CACHE}"
         else:
             work = private / "work"
-            work.mkdir()
+            if sandbox.kind == "uid":  # no bwrap: a fresh user id (issue 9, isolation.py)
+                uid = isolation.fresh_uid(sandbox.uid_base)
+                work = Path(tempfile.mkdtemp(prefix="d2l-tconv-student-"))
+                isolation.prepare(work, uid)
+                cleanup.append(work)
+                preexec.insert(0, isolation.drop_to(uid))
+            else:
+                work.mkdir()
             cmd = [sys.executable, "-B", str(stage / "harness.py")]
             env, cwd = sandbox_environment(str(stage), str(work)), str(work)
+            if sandbox.kind == "uid":
+                env["PYTHONPATH"] += os.pathsep + isolation.library_path()
             font_cache = str(stage / FONT_CACHE)
         if (stage / FONT_CACHE).is_dir():
             job = {**job, "font_cache": font_cache}
@@ -380,7 +395,7 @@ def run_harness(job: dict, sandbox: Sandbox, stage: Path, hidden: list[Path], li
         process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=stderr, stderr=stderr, env=env, cwd=cwd,
             pass_fds=pass_fds, start_new_session=True,
-            preexec_fn=_limit(limits.memory_mb * 2**20))
+            preexec_fn=lambda: [step() for step in preexec])
         try:
             process.stdin.write(json.dumps({**job, "results_fd": results.fileno()}).encode())
             process.stdin.close()
@@ -401,5 +416,9 @@ def run_harness(job: dict, sandbox: Sandbox, stage: Path, hidden: list[Path], li
         size = stderr.tell()
         stderr.seek(max(0, size - 2000))
         tail = stderr.read().decode("utf-8", "replace")
+    if sandbox.kind == "uid":
+        isolation.kill_all(uid)
+    for folder in cleanup:
+        shutil.rmtree(folder, ignore_errors=True)
     lines = data.decode("utf-8", "replace").splitlines()
     return RunResult(lines, process.returncode, killed, time.monotonic() - start, tail)
