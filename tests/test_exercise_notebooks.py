@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 import d2l_tconv
 from d2l_tconv.exercise_checks import FREE_TEXT, PARTS, SIZES_2D
+from d2l_tconv.project import colab_badge
 from d2l_tconv.grade import hidden
 from d2l_tconv.grade.sandbox import Limits
 
@@ -100,7 +101,7 @@ def test_student_notebook_asks_every_part_and_question(path):
             assert re.search(rf"^(def )?{name}\b", code, re.MULTILINE), name
     for question in FREE_TEXT:
         assert sum(m.startswith(question.marker) for m in markdown) == 1
-    assert d2l_tconv.colab_badge(str(path.relative_to(REPO))) in markdown[0]
+    assert colab_badge(str(path.relative_to(REPO))) in markdown[0]
     assert "hidden tests" in markdown[0] or "非公開テスト" in markdown[0]
 
 
@@ -110,11 +111,11 @@ GRADING_RULES = {
     "en": ["each cell may run for at most {cell:g} s", "on a hidden input for at most {part:g} s",
            "the value it had when its `check(...)` cell ran", "at the end of the notebook",
            "Lines starting with `!`, `%pip` or `%conda`, and `%%bash` cells, are skipped",
-           "reviewed by your instructor", "*Run → Run All Cells*", "*Runtime → Run all*"],
+           "until your instructor has reviewed them", "*Run → Run All Cells*", "*Runtime → Run all*"],
     "ja": ["1 つのセルの実行時間は {cell:g} 秒まで", "1 回呼び出す時間は {part:g} 秒まで",
            "`check(...)` のセルを実行した時点の値", "ノートブックの最後の時点の値",
            "`!`、`%pip`、`%conda` で始まる行と `%%bash` のセルは、採点時には実行されません",
-           "教員が確認します", "*実行 → すべてのセルを実行*", "*ランタイム → すべてのセルを実行*"],
+           "教員が確認するまで自動採点の点が保留されます", "*実行 → すべてのセルを実行*", "*ランタイム → すべてのセルを実行*"],
 }
 
 

@@ -23,6 +23,7 @@ import jupytext
 import nbformat
 
 from d2l_tconv.project import colab_badge, colab_setup_source
+from notebook_exec import kernel_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "exercises" / "source"
@@ -157,11 +158,7 @@ def render(source: dict[str, nbformat.NotebookNode], kind: str, lang: str, *,
             nb.cells.append(nbformat.v4.new_code_cell(text))
     for index, nb_cell in enumerate(nb.cells):
         nb_cell.id = _cell_id(kind, lang, index, nb_cell.source)
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-        "d2l_tconv": {"kind": kind, "lang": lang},
-    }
+    nb.metadata = {**kernel_metadata(), "d2l_tconv": {"kind": kind, "lang": lang}}
     return nb
 
 
