@@ -117,9 +117,22 @@ def test_every_panel_shows_the_computed_tensors(case_index):
     for ax, want in zip(p["intermediate"], intermediates, strict=True):
         torch.testing.assert_close(grid(ax), want)
     torch.testing.assert_close(grid(p["output"][0]), output)
-    # the panels are drawn left to right: input, kernel, intermediates, output
-    lefts = [ax.get_position().x0 for ax in fig.axes]
-    assert lefts == sorted(lefts)
+    # the panels are drawn in reading order (rows top to bottom, each left to right):
+    # input, kernel, intermediates, output
+    assert reading_order(fig.axes) == list(fig.axes)
+
+
+def reading_order(axes) -> list:
+    """``axes`` sorted by row (the vertical centre, top first), then left to right."""
+    rows: list[list] = []
+    for ax in sorted(axes, key=lambda a: -(a.get_position().y0 + a.get_position().y1)):
+        box = ax.get_position()
+        centre = (box.y0 + box.y1) / 2
+        if rows and abs(centre - rows[-1][0]) < 0.02:
+            rows[-1][1].append(ax)
+        else:
+            rows.append((centre, [ax]))
+    return [ax for _, row in rows for ax in sorted(row, key=lambda a: a.get_position().x0)]
 
 
 @pytest.mark.parametrize("case_index", range(len(CASES)))
