@@ -14,7 +14,26 @@ from .transposed import trans_conv, trans_conv_loop
 
 __version__ = "0.1.0"
 
+
+# The explorer and the animations import ipywidgets and matplotlib.animation only when used.
+def explore(X=None, K=None, *, lang="en"):
+    """Interactive explorer of the transposed convolution (see :mod:`d2l_tconv.explorer`)."""
+    from .explorer import explore as _explore
+
+    return _explore(X, K, lang=lang)
+
+
+def animate(X, K, *, stride=1, padding=0, output_padding=0, lang="en", interval=1200):
+    """Step-by-step animation, one intermediate tensor per frame (see :mod:`d2l_tconv.animation`)."""
+    from .animation import animate as _animate
+
+    return _animate(X, K, stride=stride, padding=padding, output_padding=output_padding,
+                    lang=lang, interval=interval)
+
+
 __all__ = [
+    "animate",
+    "explore",
     "conv_output_shape",
     "corr2d",
     "kernel2matrix",

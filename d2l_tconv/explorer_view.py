@@ -5,7 +5,7 @@
 result read off the intermediate tensors and its check against ``F.conv_transpose2d``, the
 matrix view (``W`` from :func:`d2l_tconv.kernel2matrix` and ``Wᵀ`` applied to the flattened
 input), or, for an impossible combination, a message in the notebook's language. It never
-raises for control values inside the controls' ranges. :mod:`d2l_tconv.explore` wires it to
+raises for control values inside the controls' ranges. :mod:`d2l_tconv.explorer` wires it to
 ipywidgets; the tests drive both.
 """
 
@@ -31,6 +31,9 @@ RANGES = {
     "padding": (0, 3),
 }
 VALUE_CHOICES = ("section", "random", "ones")
+# Beyond this many input elements, "all intermediate tensors" would be an unreadable (and
+# slow) row of panels: the figure then shows the last step, the complete sum.
+MAX_PANELS = 6
 SECTION_X = ((0.0, 1.0), (2.0, 3.0))  # the section's X and K (cell In [3])
 SECTION_K = ((0.0, 1.0), (2.0, 3.0))
 
@@ -62,6 +65,8 @@ TEXT = {
         "check_bad": "✗ differs from F.conv_transpose2d (largest difference {diff:g})",
         "partial": "The output so far adds {k} of the {n} intermediate tensors; the last step "
         "gives the full result.",
+        "too_many": "{n} intermediate tensors are too many to draw side by side: the figure "
+        "shows the last one and the sum of all {n}. Choose “one at a time” to see each.",
         "crops_all": "Impossible: padding {p} crops the whole output. Before cropping the "
         "result is {h}×{w}, and padding {p} removes {p} rows and columns from every side. "
         "Use a padding of at most {max_p} here.",
@@ -100,6 +105,8 @@ TEXT = {
         "check_bad": "✗ F.conv_transpose2d と一致しません（最大の差 {diff:g}）",
         "partial": "ここまでの出力は中間テンソル {n} 個のうち {k} 個の和です。最後のステップで"
         "結果がそろいます。",
+        "too_many": "中間テンソル {n} 個は多すぎて並べて描けないため、図には最後の 1 つと {n} 個"
+        "すべての和を示します。1 つずつ見るには「1 つずつ表示」を選んでください。",
         "crops_all": "この組み合わせはできません：パディング {p} では出力がすべて切り取られます。"
         "切り取る前の結果は {h}×{w} で、パディング {p} は上下左右から {p} 行・列ずつ取り除きます。"
         "ここではパディングを {max_p} 以下にしてください。",
@@ -165,11 +172,19 @@ class ExplorerView:
     def ok(self) -> bool:
         return self.message is None
 
+    @property
+    def figure_step(self) -> int | None:
+        """The ``step`` argument of the figure: the control's, or the last step when "all
+        intermediate tensors" are too many to draw (more than :data:`MAX_PANELS`)."""
+        if self.controls.step is None and self.steps > MAX_PANELS:
+            return self.steps
+        return self.controls.step
+
     def figure(self):
         """The figure of :func:`d2l_tconv.plot_trans_conv` for these controls."""
         c = self.controls
         return plot_trans_conv(self.X, self.K, c.stride, self.lang, padding=c.padding,
-                               output_padding=c.output_padding, step=c.step)
+                               output_padding=c.output_padding, step=self.figure_step)
 
     def matrix_figure(self):
         """``W`` with its pattern of kernel entries (``None`` without the matrix view)."""
@@ -258,6 +273,8 @@ def explorer_view(controls: Controls, lang: str = "en", X=None, K=None) -> Explo
         view.check_text = text["check_bad"].format(diff=diff)
     if c.step is not None and c.step < n:
         view.note = text["partial"].format(k=c.step, n=n)
+    elif c.step is None and n > MAX_PANELS:
+        view.note = text["too_many"].format(n=n)
 
     if c.matrix:
         # The convolution from Y's shape (oh, ow) to X's shape: its transpose is ours.

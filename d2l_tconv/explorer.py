@@ -13,6 +13,7 @@ module only builds the widgets and copies the view into them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 
@@ -114,6 +115,16 @@ class Explorer(widgets.VBox):
         step = self.step.value if self.mode.value == "step" else None
         return Controls(**values, values=self.values.value, step=step,
                         matrix=self.matrix.value)
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Change several controls at once: the view is computed once, on leaving."""
+        held, self._updating = self._updating, True
+        try:
+            yield self
+        finally:
+            self._updating = held
+        self._changed()
 
     def _changed(self, change=None) -> None:
         if self._updating:
