@@ -10,6 +10,7 @@ no server, no network), and ``save("steps.gif")`` writes a GIF.
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import torch
@@ -20,6 +21,29 @@ from PIL import Image
 from .figures import plot_trans_conv, trans_conv_intermediates
 
 __all__ = ["TransConvAnimation", "animate"]
+
+# matplotlib's player draws its buttons with Font Awesome icons loaded from a CDN, which an
+# offline notebook cannot reach: the buttons get plain characters instead.
+_FONT_AWESOME_LINK = re.compile(r'<link rel="stylesheet"\s*href="https?://[^"]*font-awesome[^"]*">')
+_ICONS = {
+    "fa fa-minus": "−",
+    "fa fa-fast-backward": "⏮\ufe0e",
+    "fa fa-step-backward": "◀︎|",
+    "fa fa-play fa-flip-horizontal": "◀︎",
+    "fa fa-pause": "⏸\ufe0e",
+    "fa fa-play": "▶︎",
+    "fa fa-step-forward": "|▶︎",
+    "fa fa-fast-forward": "⏭\ufe0e",
+    "fa fa-plus": "+",
+}
+
+
+def _offline(page: str) -> str:
+    """``page`` (matplotlib's JS-HTML) with no reference to a network resource."""
+    page = _FONT_AWESOME_LINK.sub("", page)
+    for icon, text in _ICONS.items():
+        page = page.replace(f'<i class="{icon}"></i>', f'<span aria-hidden="true">{text}</span>')
+    return page
 
 
 class TransConvAnimation:
@@ -85,7 +109,7 @@ class TransConvAnimation:
 
     def to_jshtml(self) -> str:
         """HTML with JavaScript controls and every frame embedded (plays offline)."""
-        return self._animation().to_jshtml(default_mode="loop")
+        return _offline(self._animation().to_jshtml(default_mode="loop"))
 
     def _repr_html_(self) -> str:
         return self.to_jshtml()
