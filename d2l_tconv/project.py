@@ -25,23 +25,48 @@ def colab_badge(path: str) -> str:
     return f"[![Open In Colab]({COLAB_BADGE_IMAGE})]({colab_url(path)})"
 
 
-def colab_setup_source(lang: str = "en") -> str:
-    """Source of the first code cell of every notebook.
+_SETUP_TEXT = {
+    "en": {
+        "comment": "# Colab only: install d2l (without its outdated pins) and d2l_tconv, then check\n"
+        "# that both import. Locally, `make lab` has already set up everything: this does nothing.",
+        "failed": "Setup failed: d2l and d2l_tconv could not be installed ({err}). Check the pip "
+        "messages above and the network connection, then run all cells again (Runtime > Run "
+        "all). If it keeps failing, please report it: {issues}",
+    },
+    "ja": {
+        "comment": "# Colab でのみ実行: d2l（古い固定バージョン指定なし）と d2l_tconv をインストールし、\n"
+        "# 読み込めることを確かめます。ローカルでは `make lab` が環境を用意済みなので、何もしません。",
+        "failed": "準備に失敗しました: d2l と d2l_tconv をインストールできませんでした（{err}）。"
+        "上の pip のメッセージとネットワーク接続を確かめてから、すべてのセルをもう一度実行してください"
+        "（「ランタイム」→「すべてのセルを実行」）。解決しない場合は報告してください: {issues}",
+    },
+}
 
-    In Colab it installs what is missing: d2l without its outdated exact pins, and
-    d2l_tconv from this repository. Anywhere else (``make lab``, CI) it does nothing.
+
+def colab_setup_source(lang: str = "en", repo_url: str = REPO_URL) -> str:
+    """Source of the first code cell of every notebook, in the notebook's language ``lang``.
+
+    In Colab it installs what is missing (d2l without its outdated exact pins, d2l_tconv from
+    ``repo_url``), then imports both: if that fails (no network, repository unreachable) the
+    cell stops with one message in ``lang`` that says what failed and what to do, so "Run all"
+    goes no further. Anywhere else (``make lab``, CI) it does nothing.
     """
-    comment = {
-        "en": "# Colab only: install d2l (without its outdated pins) and d2l_tconv.\n"
-        "# Locally, `make lab` has already set up everything, so this does nothing.",
-        "ja": "# Colab でのみ実行: d2l（古い固定バージョン指定なし）と d2l_tconv をインストールします。\n"
-        "# ローカルでは `make lab` が環境を用意済みなので、何もしません。",
-    }[lang]
+    if lang not in _SETUP_TEXT:
+        raise ValueError(f"lang must be one of {sorted(_SETUP_TEXT)}, got {lang!r}")
+    text = _SETUP_TEXT[lang]
+    failed = text["failed"].format(err="{err}", issues=f"{REPO_URL}/issues")
     return (
-        f"{comment}\n"
+        f"{text['comment']}\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
         f"    %pip install -q --no-deps d2l=={D2L_VERSION}\n"
-        f'    %pip install -q "d2l-tconv @ git+{REPO_URL}@{BRANCH}"'
+        f'    %pip install -q "d2l-tconv @ git+{repo_url}@{BRANCH}"\n'
+        "    try:\n"
+        "        import d2l_tconv\n"
+        "        from d2l import torch as d2l\n"
+        "    except ImportError as err:\n"
+        "        raise RuntimeError(\n"
+        f'            f"{failed}"\n'
+        "        ) from None"
     )

