@@ -297,9 +297,29 @@ def _draw_panel(ax, panel: _Panel, fontfamily, fontsize: float) -> None:
     ax.set_axis_off()
 
 
+def _ems(text: str) -> float:
+    """Rough width of the longest line of ``text`` in ems (wide glyphs count one em)."""
+    return max(sum(1.0 if ord(ch) > 0x2E80 else 0.58 for ch in line) for line in text.split("\n"))
+
+
+class _Label(str):
+    """A label in one language that knows the width of its widest translation, so that a
+    figure has the same size in every language (the notebooks print the size)."""
+
+    ems: float
+
+
+def _label(labels: dict[str, str], build) -> _Label:
+    """``build(labels)`` as a :class:`_Label`; ``build`` maps a dict of :data:`LABELS`
+    to the text."""
+    text = _Label(build(labels))
+    text.ems = max(_ems(build(other)) for other in LABELS.values())
+    return text
+
+
 def _text_inches(text: str, points: float) -> float:
-    """Rough width of the longest line of ``text`` in inches (wide glyphs count one em)."""
-    ems = max(sum(1.0 if ord(ch) > 0x2E80 else 0.58 for ch in line) for line in text.split("\n"))
+    """Width of ``text`` in inches at ``points`` (of its widest translation for a label)."""
+    ems = text.ems if isinstance(text, _Label) else _ems(text)
     return ems * points / 72
 
 
@@ -453,16 +473,17 @@ def plot_trans_conv(
               for i in range(n_h) for j in range(n_w)}
     used = intermediates if step is None else intermediates[:step]
 
-    x_panel = _plain_panel("input", labels["input"], X)
+    x_panel = _plain_panel("input", _label(labels, lambda L: L["input"]), X)
     for r in range(n_h):
         for c in range(n_w):
             if step is None or r * n_w + c < step:
                 x_panel.fills[r][c] = colors[(r, c)]
-    panels = [x_panel, _plain_panel("kernel", labels["kernel"], K, fill="#f0f0f0")]
+    panels = [x_panel,
+              _plain_panel("kernel", _label(labels, lambda L: L["kernel"]), K, fill="#f0f0f0")]
     total = torch.stack([T for _, T in used]).sum(dim=0)
 
     def intermediate_panel(i, j, T):
-        title = labels["intermediate"].format(i=i, j=j)
+        title = _label(labels, lambda L: L["intermediate"].format(i=i, j=j))
         return _canvas_panel("intermediate", title, T, geometry,
                              highlight=((i * s, j * s), (k_h, k_w)), highlight_fill=colors[(i, j)])
 
@@ -470,7 +491,8 @@ def plot_trans_conv(
         panels += [intermediate_panel(i, j, T) for (i, j), T in intermediates]
         operators = ["", "="] + ["+"] * (n - 1)
         if geometry.marked:
-            panels.append(_canvas_panel("sum", labels["sum"], total, geometry, strong=True))
+            panels.append(_canvas_panel("sum", _label(labels, lambda L: L["sum"]), total,
+                                        geometry, strong=True))
             operators += ["=", "→"]
         else:
             operators += ["="]
@@ -478,18 +500,22 @@ def plot_trans_conv(
         (i, j), T = used[-1]
         x_panel.boxes.append(("current", (i, j), (1, 1), {"edgecolor": _TEXT, "linewidth": 2.4}))
         panels.append(intermediate_panel(i, j, T))
-        sum_title = labels["partial_sum"].format(k=step, n=n)
+        sum_title = _label(labels, lambda L: L["partial_sum"].format(k=step, n=n))
         panels.append(_canvas_panel("sum", sum_title, total, geometry, strong=True,
                                     highlight=((i * s, j * s), (k_h, k_w)),
                                     highlight_fill=colors[(i, j)]))
         operators = ["", "→", "→", "→"]
-    panels.append(_output_panel(labels["output"], crop(total, p), geometry)
+    output_title = _label(labels, lambda L: L["output"])
+    panels.append(_output_panel(output_title, crop(total, p), geometry)
                   if geometry.marked or step is not None
-                  else _plain_panel("output", labels["output"], total))
+                  else _plain_panel("output", output_title, total))
 
-    extra = (labels["title_padding"].format(padding=p) if p else "") + (
-        labels["title_output_padding"].format(output_padding=a) if a else "")
-    title = labels["title"].format(kh=k_h, kw=k_w, stride=s, extra=extra)
+    def suptitle(L):
+        extra = (L["title_padding"].format(padding=p) if p else "") + (
+            L["title_output_padding"].format(output_padding=a) if a else "")
+        return L["title"].format(kh=k_h, kw=k_w, stride=s, extra=extra)
+
+    title = _label(labels, suptitle)
     legend = []
     if p:
         legend.append((labels["legend_cropped"].format(padding=p),

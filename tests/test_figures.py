@@ -491,3 +491,17 @@ def test_stored_figures_fit_an_800px_column_with_10px_labels(lang, cell_id, stri
     for text in text_artists(fig):
         px = text.get_fontsize() * fig.dpi / 72 * scale
         assert px >= MIN_LABEL_PX, (text.get_text(), px)
+
+
+@pytest.mark.parametrize("case", PADDED_CASES)
+@pytest.mark.parametrize("step", [None, 1])
+def test_same_size_in_both_languages(case, step):
+    """The notebooks print each figure's size; it must not depend on the language."""
+    require_japanese_font()
+    X, K, s, p, a = padded_case(case)
+    sizes = {
+        lang: tuple(d2l_tconv.plot_trans_conv(X, K, stride=s, lang=lang, padding=p,
+                                              output_padding=a, step=step).get_size_inches())
+        for lang in ("ja", "en")
+    }
+    assert sizes["ja"] == sizes["en"]
