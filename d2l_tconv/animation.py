@@ -9,6 +9,7 @@ no server, no network), and ``save("steps.gif")`` writes a GIF.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 
@@ -25,24 +26,29 @@ __all__ = ["TransConvAnimation", "animate"]
 # matplotlib's player draws its buttons with Font Awesome icons loaded from a CDN, which an
 # offline notebook cannot reach: the buttons get plain characters instead.
 _FONT_AWESOME_LINK = re.compile(r'<link rel="stylesheet"\s*href="https?://[^"]*font-awesome[^"]*">')
-_ICONS = {
+_ICONS = {  # characters that common fonts have (DejaVu Sans, Noto, system UI fonts)
     "fa fa-minus": "−",
-    "fa fa-fast-backward": "⏮\ufe0e",
-    "fa fa-step-backward": "◀︎|",
-    "fa fa-play fa-flip-horizontal": "◀︎",
-    "fa fa-pause": "⏸\ufe0e",
-    "fa fa-play": "▶︎",
-    "fa fa-step-forward": "|▶︎",
-    "fa fa-fast-forward": "⏭\ufe0e",
+    "fa fa-fast-backward": "|◀\ufe0e◀\ufe0e",
+    "fa fa-step-backward": "|◀\ufe0e",
+    "fa fa-play fa-flip-horizontal": "◀\ufe0e",
+    "fa fa-pause": "▮▮",
+    "fa fa-play": "▶\ufe0e",
+    "fa fa-step-forward": "▶\ufe0e|",
+    "fa fa-fast-forward": "▶\ufe0e▶\ufe0e|",
     "fa fa-plus": "+",
 }
 
 
-def _offline(page: str) -> str:
-    """``page`` (matplotlib's JS-HTML) with no reference to a network resource."""
+def _offline(page: str, still: bytes) -> str:
+    """``page`` (matplotlib's JS-HTML) with no reference to a network resource, and with
+    ``still`` (PNG) as the image shown where no script runs (an untrusted notebook, GitHub)."""
     page = _FONT_AWESOME_LINK.sub("", page)
     for icon, text in _ICONS.items():
         page = page.replace(f'<i class="{icon}"></i>', f'<span aria-hidden="true">{text}</span>')
+    source = "data:image/png;base64," + base64.b64encode(still).decode("ascii")
+    page, found = re.subn(r'<img id="(_anim_img\w+)">', rf'<img id="\1" src="{source}">', page)
+    if found != 1:
+        raise RuntimeError("matplotlib's player changed: no <img id=\"_anim_img...\"> found")
     return page
 
 
@@ -108,8 +114,15 @@ class TransConvAnimation:
                              blit=False, repeat=True)
 
     def to_jshtml(self) -> str:
-        """HTML with JavaScript controls and every frame embedded (plays offline)."""
-        return _offline(self._animation().to_jshtml(default_mode="loop"))
+        """HTML with JavaScript controls and every frame embedded (plays offline). Where no
+        script runs, the last frame (the complete output) is shown."""
+        return _offline(self._animation().to_jshtml(default_mode="loop"),
+                        self._png(self.n_frames - 1))
+
+    def _png(self, k: int) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(self._images[k]).save(buffer, format="png")
+        return buffer.getvalue()
 
     def _repr_html_(self) -> str:
         return self.to_jshtml()

@@ -84,13 +84,14 @@ class Explorer(widgets.VBox):
         widgets.jslink((self.play, "value"), (self.step, "value"))
         self.matrix = widgets.ToggleButton(value=False, description=text["matrix"])
 
-        self.figure = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # shown at its own size (never stretched to the output's width), shrunk if needed
+        natural = {"max_width": "100%", "width": "auto", "align_self": "flex-start"}
+        self.figure = widgets.Image(format="png", layout=widgets.Layout(**natural))
         self.shape = widgets.HTML()
         self.check = widgets.HTML()
         self.message = widgets.HTML()
         self.matrix_text = widgets.HTML()
-        self.matrix_figure = widgets.Image(format="png",
-                                           layout=widgets.Layout(max_width="100%"))
+        self.matrix_figure = widgets.Image(format="png", layout=widgets.Layout(**natural))
         self.matrix_box = widgets.VBox([self.matrix_text, self.matrix_figure])
         self.view: ExplorerView | None = None
 
@@ -102,7 +103,11 @@ class Explorer(widgets.VBox):
         stepper = widgets.HBox([self.mode, self.play, self.step])
         super().__init__([controls, stepper, self.matrix, self.message, self.figure, self.shape,
                           self.check, self.matrix_box])
+        # CSS classes name the parts for a browser (tests/test_browser.py)
         self.add_class("d2l-tconv-explorer")
+        for name in ("figure", "shape", "check", "message", "matrix_box"):
+            getattr(self, name).add_class(f"d2l-tconv-{name.replace('_', '-')}")
+        self.sliders["stride"].add_class("d2l-tconv-stride")
 
         self._updating = False
         for widget in [*self.sliders.values(), self.values, self.mode, self.step, self.matrix]:

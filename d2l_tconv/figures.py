@@ -284,7 +284,7 @@ def _draw_panel(ax, panel: _Panel, fontfamily, fontsize: float) -> None:
         for c in range(cols):
             ax.add_patch(
                 Rectangle((c, r), 1, 1, facecolor=panel.fills[r][c], edgecolor=_EDGE,
-                          linewidth=1.0, zorder=1)
+                          linewidth=1.0, zorder=1, clip_on=False)
             )
             ax.text(c + 0.5, r + 0.5, _format_value(M[r, c]), ha="center", va="center",
                     color=panel.texts[r][c], fontsize=fontsize, fontfamily=fontfamily, zorder=3)

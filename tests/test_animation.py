@@ -15,6 +15,8 @@ import re
 import numpy as np
 import pytest
 import torch
+from matplotlib import font_manager
+from matplotlib.ft2font import FT2Font
 from PIL import Image
 from test_figures import conv_t, grid, only_element, only_first, panels
 
@@ -73,16 +75,26 @@ def test_each_frame_shows_its_figure_unscaled(case):
 def test_player_embeds_every_frame_and_plays_offline(case):
     _, anim = case
     page = anim._repr_html_()
-    frames = re.findall(r"data:image/png;base64,([^\"]+)\"", page)
+    frames = re.findall(r"frames\[\d+\] = \"data:image/png;base64,([^\"]+)\"", page)
     assert len(frames) == anim.n_frames
     for k, frame in enumerate(frames):
         pixels = png_pixels(base64.b64decode(frame.replace("\\n", "")))
         assert np.array_equal(pixels, anim.frame_image(k))
+    # where no script runs, the image shows the last frame (the complete output)
+    (still,) = re.findall(r'<img id="_anim_img\w+" src="data:image/png;base64,([^"]+)"', page)
+    assert np.array_equal(png_pixels(base64.b64decode(still)),
+                          anim.frame_image(anim.n_frames - 1))
     # no server, no network: nothing is loaded from elsewhere
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "http" not in page.replace("http-equiv", "") and 'class="fa ' not in page
     for label in ("Play", "Pause", "First frame", "Last frame"):
         assert f'title="{label}"' in page
+    # the buttons' characters exist in a common font (no empty boxes)
+    dejavu = FT2Font(font_manager.findfont("DejaVu Sans")).get_charmap()
+    buttons = re.findall(r'<span aria-hidden="true">([^<]+)</span>', page)
+    assert len(buttons) == 9
+    for ch in "".join(buttons).replace("\ufe0e", ""):
+        assert ord(ch) in dejavu, f"U+{ord(ch):04X}"
     assert "<script" in page and "anim" in page
 
 
