@@ -38,6 +38,31 @@ _ICONS = {  # characters that common fonts have (DejaVu Sans, Noto, system UI fo
     "fa fa-plus": "+",
 }
 
+# The player's own words (button titles, repetition modes) in Japanese.
+_JAPANESE = {
+    "Decrease speed": "遅く",
+    "First frame": "最初のフレーム",
+    "Previous frame": "前のフレーム",
+    "Play backwards": "逆再生",
+    "Pause": "一時停止",
+    "Play": "再生",
+    "Next frame": "次のフレーム",
+    "Last frame": "最後のフレーム",
+    "Increase speed": "速く",
+    "Repetition mode": "繰り返し方",
+    "Once": "1 回",
+    "Loop": "繰り返す",
+    "Reflect": "往復",
+}
+
+
+def _in_japanese(page: str) -> str:
+    """The player's button titles and labels in Japanese."""
+    for en, ja in _JAPANESE.items():
+        page = page.replace(f'title="{en}" aria-label="{en}"', f'title="{ja}" aria-label="{ja}"')
+        page = re.sub(rf'(<label for="_anim_radio\d_\w+">){en}(</label>)', rf"\g<1>{ja}\2", page)
+    return page
+
 
 def _offline(page: str, still: bytes) -> str:
     """``page`` (matplotlib's JS-HTML) with no reference to a network resource, and with
@@ -116,8 +141,9 @@ class TransConvAnimation:
     def to_jshtml(self) -> str:
         """HTML with JavaScript controls and every frame embedded (plays offline). Where no
         script runs, the last frame (the complete output) is shown."""
-        return _offline(self._animation().to_jshtml(default_mode="loop"),
+        page = _offline(self._animation().to_jshtml(default_mode="loop"),
                         self._png(self.n_frames - 1))
+        return _in_japanese(page) if self._kwargs["lang"] == "ja" else page
 
     def _png(self, k: int) -> bytes:
         buffer = io.BytesIO()

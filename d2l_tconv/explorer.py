@@ -77,7 +77,8 @@ class Explorer(widgets.VBox):
                      (text["ones"], "ones")],
             value="section", description=text["values"], style=style)
         self.mode = widgets.ToggleButtons(
-            options=[(text["mode_all"], "all"), (text["mode_step"], "step")], value="all")
+            options=[(text["mode_all"], "all"), (text["mode_step"], "step")], value="all",
+            style={"button_width": "auto"})
         self.step = widgets.IntSlider(value=1, min=1, max=4, description=text["step"],
                                       style=style, disabled=True)
         self.play = widgets.Play(value=1, min=1, max=4, interval=900, disabled=True)

@@ -120,6 +120,12 @@ def test_japanese_frames():
     anim = d2l_tconv.animate(BOOK, BOOK, stride=2, lang="ja")
     fig = anim.frame_figure(3)
     assert panels(fig)["sum"][0].get_title() == "中間テンソル 4 個のうち\n4 個の和"
+    page = anim.to_jshtml()
+    for title in ("再生", "一時停止", "最初のフレーム", "最後のフレーム", "繰り返し方"):
+        assert f'title="{title}" aria-label="{title}"' in page
+    labels = re.findall(r'<label for="_anim_radio\d_\w+">([^<]+)</label>', page)
+    assert labels == ["1 回", "繰り返す", "往復"]
+    assert not re.search(r'title="[A-Z]', page)
 
 
 def test_repr_is_stable():

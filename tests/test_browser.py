@@ -36,6 +36,7 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # What the explorer shows before and after the stride goes from 1 to 2 (the section's X, K).
 SHAPE_TEXT = {"en": "output shape: {n} × {n}", "ja": "出力の形状: {n} × {n}"}
 STRIDE_LABEL = {"en": "stride", "ja": "ストライド"}
+PLAY = {"en": "Play", "ja": "再生"}
 
 
 def chromium() -> str | None:
@@ -146,7 +147,9 @@ def test_explore_section_in_jupyterlab(lab, lang):
             f"console {msg.type}: {msg.text} ({msg.location.get('url')})")
             if msg.type == "error" and local(msg.location.get("url", base)) else None)
         try:
-            page.goto(f"{base}/lab/tree/notebooks/{lang}/transposed_conv.ipynb?token={token}")
+            # a workspace of its own: no tab of another test is restored
+            page.goto(f"{base}/lab/workspaces/{lang}/tree/notebooks/{lang}/transposed_conv.ipynb"
+                      f"?reset&token={token}")
             notebook = page.locator(".jp-Notebook")
             expect(notebook).to_be_visible(timeout=60_000)
             # the kernel is up (status bar: "Python 3 (d2l-tconv) | Idle")
@@ -155,7 +158,7 @@ def test_explore_section_in_jupyterlab(lab, lang):
             # Run all cells (menu Run → Run All Cells) and wait for the explorer.
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.locator("li[data-command='runmenu:run-all']").click()
-            explorer = page.locator(".d2l-tconv-explorer")
+            explorer = notebook.locator(".d2l-tconv-explorer")
             expect(explorer).to_be_visible(timeout=180_000)
             explorer.scroll_into_view_if_needed()
             shape = explorer.locator(".d2l-tconv-shape")
@@ -180,12 +183,17 @@ def test_explore_section_in_jupyterlab(lab, lang):
             explorer.scroll_into_view_if_needed()
             page.screenshot(path=str(shots / "2-explorer-stride2.png"), full_page=False)
 
+            # No cell printed an error or a warning.
+            stderr = notebook.locator(".jp-OutputArea-output[data-mime-type*='stderr'], "
+                                      ".jp-OutputArea-output[data-mime-type*='error']")
+            assert stderr.count() == 0, stderr.all_inner_texts()
+
             # Play the first animation: its frame slider advances.
-            player = page.locator(".animation").first
+            player = notebook.locator(".animation").first
             player.scroll_into_view_if_needed()
             frame = player.locator("input[type=range]")
             assert frame.input_value() == "0"
-            player.locator("button[title='Play']").click()
+            player.locator(f"button[title='{PLAY[lang]}']").click()
             expect(frame).not_to_have_value("0", timeout=10_000)
             page.screenshot(path=str(shots / "3-animation-playing.png"), full_page=False)
         except Exception:
