@@ -24,12 +24,17 @@ try:  # the version is written once, in pyproject.toml
 except _metadata.PackageNotFoundError:  # a checkout on sys.path that pip never installed
     __version__ = "unknown"
 
-# name -> submodule that defines it, imported when the name is first used
+# name -> submodule that defines it, imported when the name is first used (the figures,
+# the explorer and the animations import matplotlib and ipywidgets only then)
 _LAZY = {
     "plot_trans_conv": ".figures",
+    "explore": ".explorer",
+    "animate": ".animation",
 }
 
 __all__ = [
+    "animate",
+    "explore",
     "conv_output_shape",
     "corr2d",
     "kernel2matrix",

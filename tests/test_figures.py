@@ -9,6 +9,7 @@ by ``F.conv_transpose2d``.
 from __future__ import annotations
 
 import ast
+import base64
 import functools
 import io
 import re
@@ -25,6 +26,7 @@ from conftest import skip_or_fail
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
+from PIL import Image
 
 import d2l_tconv
 from d2l_tconv import figures
@@ -60,7 +62,7 @@ def cell_fill(ax, r: int, c: int) -> str:
     (fill,) = [
         p.get_facecolor()
         for p in ax.patches
-        if p.get_gid() != "region" and tuple(p.get_xy()) == (c, r) and p.get_width() == 1
+        if p.get_gid() is None and tuple(p.get_xy()) == (c, r) and p.get_width() == 1
     ]
     return mcolors.to_hex(fill)
 
@@ -117,9 +119,22 @@ def test_every_panel_shows_the_computed_tensors(case_index):
     for ax, want in zip(p["intermediate"], intermediates, strict=True):
         torch.testing.assert_close(grid(ax), want)
     torch.testing.assert_close(grid(p["output"][0]), output)
-    # the panels are drawn left to right: input, kernel, intermediates, output
-    lefts = [ax.get_position().x0 for ax in fig.axes]
-    assert lefts == sorted(lefts)
+    # the panels are drawn in reading order (rows top to bottom, each left to right):
+    # input, kernel, intermediates, output
+    assert reading_order(fig.axes) == list(fig.axes)
+
+
+def reading_order(axes) -> list:
+    """``axes`` sorted by row (the vertical centre, top first), then left to right."""
+    rows: list[list] = []
+    for ax in sorted(axes, key=lambda a: -(a.get_position().y0 + a.get_position().y1)):
+        box = ax.get_position()
+        centre = (box.y0 + box.y1) / 2
+        if rows and abs(centre - rows[-1][0]) < 0.02:
+            rows[-1][1].append(ax)
+        else:
+            rows.append((centre, [ax]))
+    return [ax for _, row in rows for ax in sorted(row, key=lambda a: a.get_position().x0)]
 
 
 @pytest.mark.parametrize("case_index", range(len(CASES)))
@@ -290,3 +305,203 @@ def test_notebook_figure_cells_draw_the_sections_tensors(lang, monkeypatch):
         assert kwargs == {"stride": stride, "lang": lang}
         torch.testing.assert_close(args[0], section["X"])
         torch.testing.assert_close(args[1], section["K"])
+
+
+# --- padding, output padding and the step view ------------------------------------------------
+
+PADDED_CASES = [
+    (BOOK_X, BOOK_K, 2, 1, 1),
+    (BOOK_X, BOOK_K, 2, 0, 1),
+    (BOOK_X, BOOK_K, 1, 1, 0),
+    ("random", (3, 2), (3, 3), 3, 1, 2),
+    ("random", (2, 3), (2, 2), 2, 2, 1),
+]
+
+
+def padded_case(case):
+    if case[0] == "random":
+        _, x_shape, k_shape, stride, padding, output_padding = case
+        X, K, _ = case_tensors(("random", x_shape, k_shape, stride))
+        return X, K, stride, padding, output_padding
+    X, K, stride, padding, output_padding = case
+    return torch.tensor(X), torch.tensor(K), stride, padding, output_padding
+
+
+def conv_t(X, K, stride, padding=0, output_padding=0):
+    """F.conv_transpose2d of 2-D tensors, float64."""
+    return F.conv_transpose2d(X.double()[None, None], K.double()[None, None], stride=stride,
+                              padding=padding, output_padding=output_padding)[0, 0]
+
+
+def only_first(X: torch.Tensor, k: int) -> torch.Tensor:
+    """``X`` with every element after the first ``k`` (row-major) set to zero."""
+    flat = X.double().reshape(-1).clone()
+    flat[k:] = 0
+    return flat.reshape(X.shape)
+
+
+def only_element(X: torch.Tensor, n: int) -> torch.Tensor:
+    return only_first(X, n + 1) - only_first(X, n)
+
+
+@pytest.mark.parametrize("case", PADDED_CASES)
+def test_padding_and_output_padding_panels_show_the_computed_tensors(case):
+    X, K, s, p, a = padded_case(case)
+    fig = d2l_tconv.plot_trans_conv(X, K, stride=s, padding=p, output_padding=a)
+    found = panels(fig)
+    assert sorted(found) == ["input", "intermediate", "kernel", "output", "sum"]
+    assert reading_order(fig.axes) == list(fig.axes)
+    # before cropping: F.conv_transpose2d without padding, with the output padding's rows
+    for n, ax in enumerate(found["intermediate"]):
+        torch.testing.assert_close(grid(ax), conv_t(only_element(X, n), K, s, 0, a))
+    torch.testing.assert_close(grid(found["sum"][0]), conv_t(X, K, s, 0, a))
+    torch.testing.assert_close(grid(found["output"][0]), conv_t(X, K, s, p, a))
+    operators = [t.get_text() for t in fig.texts if t is not fig._suptitle]
+    assert operators == ["="] + ["+"] * (X.numel() - 1) + ["=", "→"]
+
+
+@pytest.mark.parametrize("case", PADDED_CASES)
+def test_cropped_border_and_added_rows_are_marked(case):
+    X, K, s, p, a = padded_case(case)
+    fig = d2l_tconv.plot_trans_conv(X, K, stride=s, padding=p, output_padding=a)
+    (total,) = panels(fig)["sum"]
+    H, W = grid(total).shape
+    (kept,) = [patch for patch in total.patches if patch.get_gid() == "kept"]
+    assert tuple(kept.get_xy()) == (p, p)
+    assert (kept.get_height(), kept.get_width()) == (H - 2 * p, W - 2 * p)
+    assert (H - 2 * p, W - 2 * p) == tuple(conv_t(X, K, s, p, a).shape)
+    grey = figures._blend("#ffffff", figures._CROPPED_TINT, 0.5)
+    for r in range(H):
+        for c in range(W):
+            cropped = min(r, c) < p or r >= H - p or c >= W - p
+            added = r >= H - a or c >= W - a
+            want = "#ffffff"
+            if added:
+                want = figures._ADDED
+            if cropped:
+                want = figures._blend(want, figures._CROPPED_TINT, 0.5)
+            assert cell_fill(total, r, c) == want, (r, c)
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert (f"cropped by padding {p}" in labels) == bool(p)
+    assert (f"added by output padding {a}" in labels) == bool(a)
+    assert "kept: the output Y" in labels
+    assert grey != "#ffffff"
+
+
+@pytest.mark.parametrize("case", PADDED_CASES + [(BOOK_X, BOOK_K, 1, 0, 0)])
+def test_step_view_adds_one_intermediate_tensor_at_a_time(case):
+    X, K, s, p, a = padded_case(case)
+    for k in range(1, X.numel() + 1):
+        fig = d2l_tconv.plot_trans_conv(X, K, stride=s, padding=p, output_padding=a, step=k)
+        found = panels(fig)
+        assert [ax.get_gid() for ax in fig.axes] == [
+            "input", "kernel", "intermediate", "sum", "output"]
+        i, j = divmod(k - 1, X.shape[1])
+        (current,) = [q for q in found["input"][0].patches if q.get_gid() == "current"]
+        assert tuple(current.get_xy()) == (j, i)
+        torch.testing.assert_close(grid(found["intermediate"][0]),
+                                   conv_t(only_element(X, k - 1), K, s, 0, a))
+        torch.testing.assert_close(grid(found["sum"][0]), conv_t(only_first(X, k), K, s, 0, a))
+        torch.testing.assert_close(grid(found["output"][0]), conv_t(only_first(X, k), K, s, p, a))
+        assert found["sum"][0].get_title() == f"Sum of {k} of {X.numel()}\nintermediate tensors"
+    torch.testing.assert_close(grid(found["output"][0]), conv_t(X, K, s, p, a))
+
+
+def test_step_view_titles_in_japanese():
+    require_japanese_font()
+    X, K = torch.tensor(BOOK_X), torch.tensor(BOOK_K)
+    fig = d2l_tconv.plot_trans_conv(X, K, stride=2, lang="ja", padding=1, output_padding=1,
+                                    step=2)
+    found = panels(fig)
+    assert found["sum"][0].get_title() == "中間テンソル 4 個のうち\n2 個の和"
+    assert fig.get_suptitle() == "2×2 カーネル、ストライド 2、パディング 1、出力パディング 1 の転置畳み込み"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["パディング 1 で切り取る部分", "出力パディング 1 で加える行と列", "残る部分：出力 Y"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(io.BytesIO(), format="png")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"padding": -1}, "padding must be an int >= 0"),
+        ({"padding": 2}, "padding=2 is too large"),
+        ({"output_padding": 2, "stride": 2}, "output_padding must be smaller than stride"),
+        ({"step": 0}, "step must be None or an int from 1 to 4"),
+        ({"step": 5}, "step must be None or an int from 1 to 4"),
+    ],
+)
+def test_rejects_bad_padding_and_step(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        d2l_tconv.plot_trans_conv(torch.ones(2, 2), torch.ones(2, 2), **kwargs)
+
+
+def test_kernel_matrix_figure_shows_w_and_its_pattern():
+    K = torch.tensor(BOOK_K)
+    W = d2l_tconv.kernel2matrix(K, (3, 3))
+    pattern = d2l_tconv.kernel2matrix(torch.ones(2, 2), (3, 3)) != 0
+    fig = figures.plot_kernel_matrix(W, pattern)
+    (ax,) = fig.axes
+    torch.testing.assert_close(grid(ax), W.double())
+    for r in range(W.shape[0]):
+        for c in range(W.shape[1]):
+            assert (cell_fill(ax, r, c) != "#ffffff") == bool(pattern[r, c])
+
+
+# --- readable in an 800 px notebook column (issue 11) ----------------------------------------
+
+COLUMN_PX = 800
+MIN_LABEL_PX = 10
+
+
+def png_size(b64: str) -> tuple[int, int]:
+    return Image.open(io.BytesIO(base64.b64decode(b64))).size
+
+
+def text_artists(fig: Figure):
+    found = list(fig.texts) + [fig._suptitle]
+    for legend in fig.legends:
+        found += legend.get_texts()
+    for ax in fig.axes:
+        found += [ax.title] + list(ax.texts)
+    return [t for t in found if t is not None and t.get_text()]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize("cell_id, stride", FIGURE_CELLS.items())
+def test_stored_figures_fit_an_800px_column_with_10px_labels(lang, cell_id, stride):
+    """The stored PNG is shown at its own width (<= 800 px, so never shrunk), and every label
+    of the figure drawn by that cell is at least 10 px tall at that width."""
+    nb = nbformat.read(ROOT / "notebooks" / lang / "transposed_conv.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if c.id == cell_id]
+    (output,) = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+    width, _ = png_size(output.data["image/png"])
+    displayed = min(width, output.get("metadata", {}).get("image/png", {}).get("width", width),
+                    COLUMN_PX)
+    assert width <= COLUMN_PX, f"{cell_id} ({lang}) is {width} px wide"
+    fig = d2l_tconv.plot_trans_conv(torch.tensor(BOOK_X), torch.tensor(BOOK_K), stride=stride,
+                                    lang=lang)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")  # as the inline backend does
+    redrawn, _ = Image.open(buffer).size
+    assert abs(redrawn - width) <= 2, "the stored image is not this figure"
+    scale = displayed / width
+    for text in text_artists(fig):
+        px = text.get_fontsize() * fig.dpi / 72 * scale
+        assert px >= MIN_LABEL_PX, (text.get_text(), px)
+
+
+@pytest.mark.parametrize("case", PADDED_CASES)
+@pytest.mark.parametrize("step", [None, 1])
+def test_same_size_in_both_languages(case, step):
+    """The notebooks print each figure's size; it must not depend on the language."""
+    require_japanese_font()
+    X, K, s, p, a = padded_case(case)
+    sizes = {
+        lang: tuple(d2l_tconv.plot_trans_conv(X, K, stride=s, lang=lang, padding=p,
+                                              output_padding=a, step=step).get_size_inches())
+        for lang in ("ja", "en")
+    }
+    assert sizes["ja"] == sizes["en"]
