@@ -62,9 +62,11 @@ def colab_setup_source(lang: str = "en", repo_url: str = REPO_URL) -> str:
         'if "google.colab" in sys.modules:\n'
         f"    %pip install -q --no-deps d2l=={D2L_VERSION}\n"
         f'    %pip install -q "d2l-tconv @ git+{repo_url}@{BRANCH}"\n'
+        "    import importlib\n"
+        "\n"
         "    try:\n"
-        "        import d2l_tconv\n"
-        "        from d2l import torch as d2l\n"
+        '        for module in ("d2l.torch", "d2l_tconv"):\n'
+        "            importlib.import_module(module)\n"
         "    except ImportError as err:\n"
         "        raise RuntimeError(\n"
         f'            f"{failed}"\n'

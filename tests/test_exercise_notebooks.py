@@ -13,9 +13,9 @@ import torch.nn.functional as F
 
 import d2l_tconv
 from d2l_tconv.exercise_checks import FREE_TEXT, PARTS, SIZES_2D
-from d2l_tconv.project import colab_badge
 from d2l_tconv.grade import hidden
 from d2l_tconv.grade.sandbox import Limits
+from d2l_tconv.project import colab_badge
 
 REPO = Path(d2l_tconv.__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from notebook_exec import kernel_metadata
 
 from d2l_tconv.project import colab_badge, colab_setup_source
-from notebook_exec import kernel_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "exercises" / "source"
