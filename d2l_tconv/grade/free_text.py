@@ -23,8 +23,10 @@ from ..exercise_checks import FREE_TEXT
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*)$")
 _MARKER = re.compile(r"<!--\s*d2l-tconv:answer\s+(\w+)\s*-->")
 #: The template's placeholder: a line in italics that asks to write the answer.
-_PLACEHOLDER = re.compile(r"^\s*[_*]+[^_*].*(answer here|write your|書いてください|書きます).*[_*]+\s*$",
-                          re.IGNORECASE)
+#: (possibly quoted, as in the framed answer cells: ``> *Replace this line ...*``).
+_PLACEHOLDER = re.compile(
+    r"^\s*(>\s*)*[_*]+(?=[^_*]).*(answer here|write your|replace this line|書いてください|書きます|この文を消して)"
+    r".*[_*]+\s*$", re.IGNORECASE)
 #: A line of markup only (an HTML tag such as a frame's ``<div ...>`` or ``</div>``).
 _TAG_ONLY = re.compile(r"^\s*</?[A-Za-z][^>]*>\s*$")
 _LABEL_MARKUP = re.compile(r"[#*_>\s/|:：()（）\-–—✏️📝✍️]+")
