@@ -10,7 +10,9 @@ no server, no network), and ``save("steps.gif")`` writes a GIF.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import itertools
 import re
 
 import numpy as np
@@ -77,6 +79,21 @@ def _offline(page: str, still: bytes) -> str:
     return page
 
 
+_players = itertools.count()
+
+
+def _stable_ids(page: str) -> str:
+    """``page`` with matplotlib's random player id (``uuid4().hex``) replaced by one made from
+    the page's content and a count of players drawn in this process: a rebuilt notebook is
+    byte-identical, and two players in one page still get different ids."""
+    found = re.search(r'<img id="_anim_img([0-9a-f]{32})"', page)
+    if found is None:
+        raise RuntimeError("matplotlib's player changed: no <img id=\"_anim_img...\"> found")
+    random_id = found.group(1)
+    content = page.replace(random_id, "") + str(next(_players))
+    return page.replace(random_id, hashlib.sha1(content.encode()).hexdigest()[:32])
+
+
 class TransConvAnimation:
     """The frames of one transposed convolution, one per intermediate tensor.
 
@@ -141,8 +158,8 @@ class TransConvAnimation:
     def to_jshtml(self) -> str:
         """HTML with JavaScript controls and every frame embedded (plays offline). Where no
         script runs, the last frame (the complete output) is shown."""
-        page = _offline(self._animation().to_jshtml(default_mode="loop"),
-                        self._png(self.n_frames - 1))
+        page = _stable_ids(_offline(self._animation().to_jshtml(default_mode="loop"),
+                                    self._png(self.n_frames - 1)))
         return _in_japanese(page) if self._kwargs["lang"] == "ja" else page
 
     def _png(self, k: int) -> bytes:
