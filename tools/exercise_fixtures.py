@@ -162,7 +162,7 @@ def monkeypatch_otter():
 
 
 def monkeypatch_grader():
-    return _small("import d2l_tconv.grade.hidden as hidden\n"
+    return _small("import d2l_tconv_grader.hidden as hidden\n"
                   "hidden.score_values = lambda *args, **kwargs: None")
 
 
@@ -175,8 +175,8 @@ def always_equal():
 
 def reads_solutions_template():
     return _small("print(open('{{REPO}}/exercises/solutions/solutions_en.ipynb').read()[:100])",
-                  "print(open('{{REPO}}/d2l_tconv/grade/hidden.py').read()[:100])",
-                  "import d2l_tconv.grade")
+                  "print(open('{{REPO}}/d2l_tconv_grader/hidden.py').read()[:100])",
+                  "import d2l_tconv_grader")
 
 
 def imports_reference():
