@@ -1,7 +1,7 @@
 """Run one student notebook inside the grader's sandbox; let only plain data out.
 
 This file is copied into the sandbox and run there as a script, next to a student-safe copy of
-``d2l_tconv`` (``__init__``, ``project``, ``exercise_checks`` only): it imports nothing else of
+``d2l_tconv`` (the modules that ``boundary.py`` names): it imports nothing else of
 the package. It holds no tests and no expected values; it only runs the student's code and
 reports what it finds:
 

@@ -4,7 +4,7 @@ automatic parts. INSTRUCTOR MATERIAL, never in student files.
 The grader prints the free-text rubric above the students' answers in
 ``free_text_for_marking.md``; ``tools/build_exercises.py`` writes all of it to
 ``exercises/instructor/rubric.md``. The policy is what :mod:`.hidden` does; the tests in
-``tests/test_grade_fairness.py`` hold the code to it.
+``tests/grader/test_grade_fairness.py`` hold the code to it.
 """
 
 from __future__ import annotations

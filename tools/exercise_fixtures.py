@@ -204,7 +204,7 @@ def network():
 
 # --- attacks on the grader itself (issue 8): each must gain nothing and stop nothing ---------
 # The test grades them beside correct_en and untouched_ja; some are copied under hostile file
-# names there (tests/test_grade_fixtures.py, ATTACK_FILE_NAMES).
+# names there (tests/grader/test_grade_fixtures.py, ATTACK_FILE_NAMES).
 
 def _set_cell(nb: nbformat.NotebookNode, needle: str, source: str) -> nbformat.NotebookNode:
     nb.cells[_find(nb, needle)].source = source

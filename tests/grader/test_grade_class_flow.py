@@ -25,6 +25,8 @@ CLASS = ["correct_en", "untouched_ja", "partly_wrong_ja", "monkeypatch_torch",
 HONEST = [name for name in CLASS if name.startswith("honest_")]
 FLAGGED = "monkeypatch_torch"  # monkeypatches torch: an integrity finding, held for review
 
+pytestmark = pytest.mark.slow  # the grader's command, in bubblewrap
+
 
 def _grade(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "d2l_tconv_grader", *args], capture_output=True,

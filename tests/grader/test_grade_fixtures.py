@@ -36,6 +36,7 @@ IDS = [p.id for p in PARTS]
 FULL = {p.id: (p.points, "ok") for p in PARTS}
 #: Correct notebooks in the styles honest students write (issue 15): full marks, free text kept.
 HONEST = sorted(p.name.removesuffix(".fixture") for p in FIXTURES.glob("honest_*.fixture"))
+pytestmark = pytest.mark.slow  # the grader's command, in bubblewrap
 LIMITS = ["--timeout", "120", "--cell-timeout", "30", "--part-timeout", "10",
           "--memory-mb", "2048"]
 #: Hostile file names (issue 8) -> (the fixture copied under that name, its gradebook name):

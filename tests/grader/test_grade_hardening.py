@@ -255,6 +255,7 @@ def test_escaping_for_csv_markdown_and_html():
 
 # --- failure stays with its submission -------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_internal_error_stays_with_its_submission(tmp_path, monkeypatch, capsys):
     submissions = tmp_path / "subs"
     submissions.mkdir()

@@ -311,6 +311,7 @@ def _job(cells, parts=()):
             "part_timeout": 30, "grace": 2}
 
 
+@pytest.mark.slow
 def test_wall_clock_limit_kills_a_run_that_blocks_the_alarm(tmp_path):
     stage = make_stage(tmp_path / "stage")
     sandbox = verify_sandbox(find_sandbox(), stage, [])
@@ -330,6 +331,7 @@ def test_wall_clock_limit_kills_a_run_that_blocks_the_alarm(tmp_path):
     assert part and part[-1]["values"]["rank_WtW"] == 4  # recorded before the stuck cell
 
 
+@pytest.mark.slow
 def test_no_sandbox_refuses_unless_allowed(tmp_path, capsys):
     submissions, out = tmp_path / "subs", tmp_path / "out"
     submissions.mkdir()
