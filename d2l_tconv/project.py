@@ -27,6 +27,7 @@ def colab_badge(path: str) -> str:
 
 _SETUP_TEXT = {
     "en": {
+        "check": "both must import, or no later cell can work",
         "comment": "# Colab only: install d2l (without its outdated pins) and d2l_tconv, then check\n"
         "# that both import. Locally, `make lab` has already set up everything: this does nothing.",
         "failed": "Setup failed: d2l and d2l_tconv could not be installed ({err}). Check the pip "
@@ -34,6 +35,7 @@ _SETUP_TEXT = {
         "all). If it keeps failing, please report it: {issues}",
     },
     "ja": {
+        "check": "両方を読み込めなければ、この後のセルは動きません",
         "comment": "# Colab でのみ実行: d2l（古い固定バージョン指定なし）と d2l_tconv をインストールし、\n"
         "# 読み込めることを確かめます。ローカルでは `make lab` が環境を用意済みなので、何もしません。",
         "failed": "準備に失敗しました: d2l と d2l_tconv をインストールできませんでした（{err}）。"
@@ -62,11 +64,9 @@ def colab_setup_source(lang: str = "en", repo_url: str = REPO_URL) -> str:
         'if "google.colab" in sys.modules:\n'
         f"    %pip install -q --no-deps d2l=={D2L_VERSION}\n"
         f'    %pip install -q "d2l-tconv @ git+{repo_url}@{BRANCH}"\n'
-        "    import importlib\n"
-        "\n"
-        "    try:\n"
-        '        for module in ("d2l.torch", "d2l_tconv"):\n'
-        "            importlib.import_module(module)\n"
+        f"    try:  # {text['check']}\n"
+        "        import d2l.torch  # noqa: F401\n"
+        "        import d2l_tconv  # noqa: F401\n"
         "    except ImportError as err:\n"
         "        raise RuntimeError(\n"
         f'            f"{failed}"\n'

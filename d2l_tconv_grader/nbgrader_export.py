@@ -66,6 +66,8 @@ def _exercise_source():
     if not path.is_file():
         raise FileNotFoundError(f"export-nbgrader reads the exercise masters from a checkout: "
                                 f"{path} not found")
+    if str(path.parent) not in sys.path:  # the builders import each other (notebook_exec)
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("_d2l_tconv_exercise_source", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
