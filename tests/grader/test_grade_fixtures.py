@@ -88,7 +88,7 @@ def graded(tmp_path_factory):
     submissions, out = root / "submissions", root / "out"
     _copy_fixtures(submissions, out)
     watched = [*sorted(submissions.iterdir()), REPO / "pyproject.toml",
-               REPO / "d2l_tconv" / "grade" / "hidden.py"]
+               REPO / "d2l_tconv_grader" / "hidden.py"]
     before = {p: _digest(p) for p in watched}
     done, _ = _grade(submissions, out)
     assert done.returncode == 0, done.stdout + done.stderr

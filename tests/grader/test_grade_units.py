@@ -16,7 +16,7 @@ import d2l_tconv
 from d2l_tconv import kernel2matrix
 from d2l_tconv.exercise_checks import SIZES_2D
 from d2l_tconv.project import colab_setup_source
-from d2l_tconv_grader import _harness, data, hidden, main
+from d2l_tconv_grader import _harness, data, hidden, main, sandbox
 from d2l_tconv_grader.grader import binding_cells
 from d2l_tconv_grader.notebook import read_submission
 from d2l_tconv_grader.sandbox import (
@@ -91,6 +91,21 @@ def test_scan_flags_each_trick(source, code, kind):
     """Each trick gets its code, and the kind that decides what it costs (issue 15)."""
     found = {flag.kind for flag in scan([(0, source)]) if flag.code == code}
     assert found == {kind}, found
+
+
+@pytest.mark.parametrize("source", [
+    "import d2l_tconv_grader",
+    "import d2l_tconv_grader.hidden as h",
+    "from d2l_tconv_grader import hidden",
+    "from d2l_tconv_grader.hidden import score_values",
+    "import importlib\nimportlib.import_module('d2l_tconv_grader.hidden')",
+    "__import__('d2l_tconv_grader')",
+    "m = 'd2l_tconv_grader'",
+])
+def test_every_form_of_importing_the_grader_is_an_integrity_finding(source):
+    """The grader is its own package: any way of naming it is refused like an attack."""
+    kinds = {flag.kind for flag in scan([(0, source)]) if flag.code == "imports-reference"}
+    assert "integrity" in kinds, kinds
 
 
 @pytest.mark.parametrize("source", [
@@ -296,7 +311,8 @@ def test_hidden_paths_cover_repository_package_and_folders(tmp_path):
     out.mkdir()
     hidden_list = hidden_paths(submissions, out, tmp_path / "stage", [])
     package = Path(d2l_tconv.__file__).resolve().parent
-    for path in (package, submissions.resolve(), out.resolve()):
+    grader = Path(sandbox.__file__).resolve().parent  # d2l_tconv_grader, beside d2l_tconv
+    for path in (package, grader, submissions.resolve(), out.resolve()):
         assert any(h == path or h in path.parents for h in hidden_list), path
     # the interpreter stays usable: what is hidden is mounted back read-only
     assert python_paths()
