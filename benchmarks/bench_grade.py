@@ -5,7 +5,7 @@ or on a mix of correct, wrong and hanging notebooks.
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_grade.py --mix --copies 10 --jobs 2
     make bench-grade      # both
 
-Prints the wall-clock time of one ``python -m d2l_tconv.grade`` run over N copies of
+Prints the wall-clock time of one ``python -m d2l_tconv_grader`` run over N copies of
 ``tests/fixtures/submissions/correct_en.fixture`` and the submissions graded per minute, and
 checks that every copy got full marks (a fast but wrong grader is no benchmark). With
 ``--mix``, the N notebooks are, in turn, 3 correct, 1 wrong (``partly_wrong_ja``) and 1
@@ -54,7 +54,7 @@ def main() -> int:
             shutil.copyfile(FIXTURES / f"{kind}.fixture", subs / f"student{n:03d}.ipynb")
         env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "d2l_tconv.grade", str(subs), "--out",
+        done = subprocess.run([sys.executable, "-m", "d2l_tconv_grader", str(subs), "--out",
                                str(out), "--jobs", str(args.jobs), "--seed", "1",
                                "--cell-timeout", str(args.cell_timeout)],
                               env=env, cwd=tmp, capture_output=True, text=True)

@@ -104,7 +104,7 @@ class Explorer(widgets.VBox):
         stepper = widgets.HBox([self.mode, self.play, self.step])
         super().__init__([controls, stepper, self.matrix, self.message, self.figure, self.shape,
                           self.check, self.matrix_box])
-        # CSS classes name the parts for a browser (tests/test_browser.py)
+        # CSS classes name the parts for a browser (tests/notebooks/test_browser.py)
         self.add_class("d2l-tconv-explorer")
         for name in ("figure", "shape", "check", "message", "matrix_box"):
             getattr(self, name).add_class(f"d2l-tconv-{name.replace('_', '-')}")

@@ -10,7 +10,7 @@ see ``tools/exercise_source.py``):
 * ``exercises/solutions/solutions_{en,ja}.ipynb``: executed with nbclient, so every stored
   output is what the code printed (CI re-runs them with nbval);
 * ``exercises/instructor/rubric.md``: the rubric of the free-text answers
-  (from ``d2l_tconv/grade/rubric.py``);
+  (from ``d2l_tconv_grader/rubric.py``);
 * ``tests/fixtures/submissions/``: the submissions the grader's tests grade
   (see ``tools/exercise_fixtures.py``).
 """
@@ -29,7 +29,7 @@ import exercise_fixtures  # noqa: E402
 import exercise_source  # noqa: E402
 from notebook_exec import run_notebook  # noqa: E402
 
-from d2l_tconv.grade.rubric import rubric_markdown  # noqa: E402
+from d2l_tconv_grader.rubric import rubric_markdown  # noqa: E402
 
 ROOT = exercise_source.ROOT
 RUBRIC = ROOT / "exercises" / "instructor" / "rubric.md"

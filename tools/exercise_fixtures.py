@@ -162,7 +162,7 @@ def monkeypatch_otter():
 
 
 def monkeypatch_grader():
-    return _small("import d2l_tconv.grade.hidden as hidden\n"
+    return _small("import d2l_tconv_grader.hidden as hidden\n"
                   "hidden.score_values = lambda *args, **kwargs: None")
 
 
@@ -175,8 +175,8 @@ def always_equal():
 
 def reads_solutions_template():
     return _small("print(open('{{REPO}}/exercises/solutions/solutions_en.ipynb').read()[:100])",
-                  "print(open('{{REPO}}/d2l_tconv/grade/hidden.py').read()[:100])",
-                  "import d2l_tconv.grade")
+                  "print(open('{{REPO}}/d2l_tconv_grader/hidden.py').read()[:100])",
+                  "import d2l_tconv_grader")
 
 
 def imports_reference():
@@ -204,7 +204,7 @@ def network():
 
 # --- attacks on the grader itself (issue 8): each must gain nothing and stop nothing ---------
 # The test grades them beside correct_en and untouched_ja; some are copied under hostile file
-# names there (tests/test_grade_fixtures.py, ATTACK_FILE_NAMES).
+# names there (tests/grader/test_grade_fixtures.py, ATTACK_FILE_NAMES).
 
 def _set_cell(nb: nbformat.NotebookNode, needle: str, source: str) -> nbformat.NotebookNode:
     nb.cells[_find(nb, needle)].source = source

@@ -24,7 +24,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-# What the Makefile installs (tests/test_notebooks.py compares the two).
+# What the Makefile installs (tests/notebooks/test_notebooks.py compares the two).
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (d2l-tconv)", "language": "python"}
 
 

@@ -1,7 +1,0 @@
-"""Entry point: ``python -m d2l_tconv.grade SUBMISSIONS_DIR --out OUT_DIR``."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())
