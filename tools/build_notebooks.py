@@ -96,9 +96,26 @@ def _check_outputs(nb: nbformat.NotebookNode, lang: str) -> None:
         raise SystemExit(f"{lang}: refusing to store these outputs:\n  " + "\n  ".join(problems))
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def keep_widget_fallbacks(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Store a widget's still image, not the widget: drop the widget views (their model ids
+    are random, and without a kernel they need the widget library from a CDN) and the widget
+    state; the ``image/png`` and ``text/plain`` beside each view stay. Run live, the cell
+    shows the widget again."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if WIDGET_VIEW in out.get("data", {}):
+                del out.data[WIDGET_VIEW]
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
 def execute(nb: nbformat.NotebookNode, lang: str, timeout: int = 600) -> nbformat.NotebookNode:
     """Run ``nb`` top to bottom in a fresh kernel, in the notebook's folder."""
     run_notebook(nb, notebook_path(lang).parent, timeout)
+    keep_widget_fallbacks(nb)
     _check_outputs(nb, lang)
     return nb
 

@@ -185,6 +185,20 @@ def test_stored_outputs_are_clean_and_in_order(lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_widgets_are_stored_as_their_still_image(lang):
+    """No widget view or widget state is stored (random model ids, a CDN without a kernel):
+    the explorer's cell keeps the still image that every viewer shows."""
+    nb = load(lang)
+    assert "widgets" not in nb.metadata
+    views = [c.id for c in cells(lang, "code") for out in c.outputs
+             if build_notebooks.WIDGET_VIEW in out.get("data", {})]
+    assert views == []
+    explorer = [c for c in cells(lang, "code") if "d2l_tconv.explore(" in c.source]
+    assert explorer and all(
+        any("image/png" in out.get("data", {}) for out in c.outputs) for c in explorer)
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_notebook_sources_are_what_the_build_makes(lang):
     """Nobody edited a notebook by hand: its cells are those of notebooks/<lang>/*.md."""
     assert build_notebooks.stale(lang) == []
