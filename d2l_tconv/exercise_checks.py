@@ -93,12 +93,12 @@ PARTS: tuple[Part, ...] = (
         "ja": "節の X と K について、Y を K で転置畳み込みした Z",
     }),
     Part("1b", "value", ("WtW",), 1, {
-        "en": "the 9 x 9 matrix W^T W",
-        "ja": "9 × 9 行列 W^T W",
+        "en": "the 9 × 9 matrix WᵀW",
+        "ja": "9 × 9 行列 WᵀW",
     }),
     Part("1c", "value", ("rank_WtW", "WtW_is_identity"), 2, {
-        "en": "the rank of W^T W, and whether W^T W is the identity",
-        "ja": "W^T W の階数と、W^T W が単位行列かどうか",
+        "en": "the rank of WᵀW, and whether WᵀW is the identity",
+        "ja": "WᵀW の階数と、WᵀW が単位行列かどうか",
     }),
     Part("1d", "function", ("my_kernel2matrix",), 3, {
         "en": "my_kernel2matrix(K, input_shape): the weight matrix W of any kernel and input size",
@@ -109,7 +109,7 @@ PARTS: tuple[Part, ...] = (
         "ja": "Z が X に一致するカーネル（2 × 2 以上）、ストライド、パディング、入力サイズ",
     }),
     Part("2a", "function", ("count_W",), 2, {
-        "en": "count_W(input_shape, kernel_shape): entries and non-zeros of the dense W",
+        "en": "count_W(input_shape, kernel_shape): entries and nonzeros of the dense W",
         "ja": "count_W(input_shape, kernel_shape): 密な W の要素数と非ゼロ要素数",
     }),
     Part("2b", "value", ("bytes_dense_224", "bytes_kernel_224"), 2, {
@@ -133,7 +133,7 @@ FREE_TEXT: tuple[FreeText, ...] = (
     }),
     FreeText("2", {
         "en": "Is it efficient to implement convolutions by matrix multiplication? Why?",
-        "ja": "行列の乗算で畳み込みを実装するのは効率的か。なぜか。",
+        "ja": "行列積で畳み込みを実装するのは効率的か。なぜか。",
     }),
 )
 
@@ -510,8 +510,8 @@ def _check_1b(WtW) -> None:
     X, K = _section_example()
     matrix = as_tensor("WtW", WtW, (9, 9))
     if not torch.allclose(matrix, matrix.T):
-        _fail("WtW must be symmetric: (W^T W)^T = W^T W.",
-              "WtW は対称行列のはずです: (W^T W)^T = W^T W。")
+        _fail("WtW must be symmetric: (WᵀW)ᵀ = WᵀW.",
+              "WtW は対称行列のはずです: (WᵀW)ᵀ = WᵀW。")
     # W^T W x is "convolve, then transposed-convolve" x: check it on the section's X.
     compare("WtW @ X.reshape(-1)", (matrix @ X.reshape(-1).double()).reshape(3, 3),
             _trans_conv(_conv(X, K), K), "Z, the transposed convolution of conv2d(X, K)",

@@ -185,7 +185,7 @@ def _criteria_1b(values: dict, seed: int) -> list[Criterion]:
     X, K = section_example()
     W = conv_matrix(K, (3, 3))
     return [("WtW", 1, lambda: compare("WtW", as_tensor("WtW", values["WtW"], (9, 9)), W.T @ W,
-                                       "W^T W of the section's W", "節の W の W^T W",
+                                       "WᵀW of the section's W", "節の W の WᵀW",
                                        dtype_name(values["WtW"])))]
 
 

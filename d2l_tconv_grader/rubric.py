@@ -47,7 +47,7 @@ RUBRIC: dict[str, list[tuple[int, str, str]]] = {
         (1, "What works instead: im2col + GEMM (a dense product of the right size, at the cost "
             "of copying pixels), or what libraries do (direct, implicit GEMM, Winograd, FFT); W "
             "is a tool for understanding (transposed convolution = multiplication by Wᵀ).",
-         "代わりにうまくいく方法: im2col と GEMM（画素のコピーと引き換えに、ちょうどよい大きさの"
+         "代わりにうまくいく方法: im2col と GEMM（ピクセルのコピーと引き換えに、ちょうどよい大きさの"
          "密な積）や、ライブラリの方法（直接法、implicit GEMM、Winograd、FFT）。W は理解の"
          "ための道具（転置畳み込み = Wᵀ を掛けること）。"),
     ],

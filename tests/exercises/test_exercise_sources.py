@@ -102,3 +102,18 @@ def test_headings_and_tables_give_the_parts_of_the_grader(lang):
             part_id, names, _, pts = (c.strip() for c in row.strip("|").split("|"))
             rows[part_id] = (tuple(re.findall(r"`(\w+)", names)), int(pts))
     assert rows == {p.id: (p.names, p.points) for p in PARTS}
+
+
+# The section notebooks' terms (tests/notebooks/test_notebooks.py), in what students and
+# markers read about the exercises: the masters' prose, the parts' titles and the rubric.
+AVOIDED = {"ja": ("行列の乗算", "画素", "書き込まれ"), "en": ("non-zero", "W^T W", "colour")}
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_exercise_texts_use_the_notebooks_terms(lang):
+    prose = [cell.source for cell in MASTERS[lang].cells if cell.cell_type == "markdown"]
+    prose += [str(getattr(item, "title", {}).get(lang, "")) for item in [*PARTS, *FREE_TEXT]]
+    rubric = (REPO / "exercises" / "instructor" / "rubric.md").read_text(encoding="utf-8")
+    for text in [*prose, rubric]:
+        for avoided in AVOIDED[lang]:
+            assert avoided not in text, (avoided, text[:120])
