@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 
 import pytest
 import torch
@@ -30,3 +32,13 @@ def skip_or_fail(reason: str) -> None:
 def device(request) -> torch.device:
     """Each test that takes ``device`` runs on the CPU, and on CUDA where available."""
     return torch.device(request.param)
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float) -> None:
+    """Stop a server started with ``start_new_session=True``, and everything it started."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
+from conftest import skip_or_fail, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -116,12 +115,7 @@ def lab(tmp_path_factory):
         _wait_for_server(base, token, proc, log)
         yield base, token
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, timeout=20)
 
 
 @pytest.mark.slow

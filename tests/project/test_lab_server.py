@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -20,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import stop_process_group
 from notebook_exec import KERNELSPEC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,10 +111,5 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         changed = [p.name for p in notebooks if not _saved_unchanged_is_identical(base, token, p)]
         assert not changed, f"saving unchanged through JupyterLab rewrites {changed}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, timeout=15)
         log.close()
