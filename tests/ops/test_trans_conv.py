@@ -109,9 +109,8 @@ def test_real_valued_inputs(device, case):
     assert_close(trans_conv(X, K, **hyper(case)), F.conv_transpose2d(X, K, **hyper(case)))
 
 
-@SETTINGS
-@given(case=tconv_cases())
-def test_gradients_match_conv_transpose2d(device, case):
+def assert_pytorchs_gradients(device, case) -> None:
+    """trans_conv's gradients for X and K equal F.conv_transpose2d's (integer values, float64)."""
     X = ints(case["x_shape"], case["seed"], device, torch.float64).requires_grad_()
     K = ints(case["k_shape"], case["seed"] + 1, device, torch.float64).requires_grad_()
     expected = F.conv_transpose2d(X, K, **hyper(case))
@@ -119,6 +118,12 @@ def test_gradients_match_conv_transpose2d(device, case):
     ours = torch.autograd.grad(trans_conv(X, K, **hyper(case)), (X, K), G)
     theirs = torch.autograd.grad(expected, (X, K), G)
     assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+
+
+@SETTINGS
+@given(case=tconv_cases())
+def test_gradients_match_conv_transpose2d(device, case):
+    assert_pytorchs_gradients(device, case)
 
 
 @st.composite
@@ -226,13 +231,7 @@ def test_each_strategy_matches_conv_transpose2d(device, strategy, case, dtype):
 @STRATEGY_SETTINGS
 @given(case=tconv_cases())
 def test_each_strategy_has_pytorchs_gradients(device, strategy, case):
-    X = ints(case["x_shape"], case["seed"], device, torch.float64).requires_grad_()
-    K = ints(case["k_shape"], case["seed"] + 1, device, torch.float64).requires_grad_()
-    expected = F.conv_transpose2d(X, K, **hyper(case))
-    G = ints(expected.shape, case["seed"] + 2, device, torch.float64)
-    ours = torch.autograd.grad(trans_conv(X, K, **hyper(case)), (X, K), G)
-    theirs = torch.autograd.grad(expected, (X, K), G)
-    assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+    assert_pytorchs_gradients(device, case)
 
 
 @pytest.mark.parametrize("use_onednn", [True, False])
