@@ -278,8 +278,9 @@ def python_paths() -> list[Path]:
 
 
 def bwrap_command(sandbox: Sandbox, stage: Path, hidden: list[Path], seccomp_fd: int | None,
-                  program: list[str] | None = None) -> list[str]:
-    """The bwrap command line that runs the staged harness (or ``program``)."""
+                  program: list[str] | None = None, options: list[str] = ()) -> list[str]:
+    """The bwrap command line that runs the staged harness (or ``program``); ``options``
+    are more bwrap options, given last (the nbgrader kernel's ``--info-fd``)."""
     cmd = [sandbox.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
            "--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp", "--remount-ro", "/dev"]
     for path in hidden:
@@ -299,6 +300,7 @@ def bwrap_command(sandbox: Sandbox, stage: Path, hidden: list[Path], seccomp_fd:
         cmd += ["--setenv", key, value]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
+    cmd += list(options)
     cmd += program or [interpreter(), "-B", "/tmp/grader/harness.py"]
     return cmd
 
