@@ -1,6 +1,7 @@
 """An nbgrader course tree generated from the exercise masters.
 
     python -m d2l_tconv_grader export-nbgrader DIR [--lang ja|en|both] [--seed S]
+                                               [--sandbox auto|bwrap|none]
 
 writes ``DIR/nbgrader_config.py`` and ``DIR/source/<assignment>_<lang>/exercises_<lang>.ipynb``
 from ``exercises/source/<lang>/exercises.md`` (run it from a checkout: the masters and
@@ -18,9 +19,15 @@ from ``exercises/source/<lang>/exercises.md`` (run it from a checkout: the maste
   rubric's points), the model answer in the solution region;
 * every other cell (instructions, set-up, check cells) is locked (read-only).
 
-Cells only for the worked solutions are left out. In nbgrader the student's code and the
-tests share one kernel: see exercises/README, which recommends the sandboxed grader for
-graded work.
+Cells only for the worked solutions are left out.
+
+``--sandbox bwrap`` (``auto``, the default, picks it where bubblewrap works here) also writes
+the kernelspec of :mod:`.nbgrader_kernel` into ``DIR/jupyter/kernels/`` and selects it in
+``nbgrader_config.py``: nbgrader then runs every notebook it executes inside bubblewrap, away
+from the gradebook, the other submissions, the host and the network. ``none`` (or ``auto``
+without bwrap, which says so) keeps nbgrader's plain ``python3`` kernel. Either way the
+student's code and the tests share one kernel, so the score itself can be forged: see
+exercises/README, which recommends the sandboxed grader for graded work.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ import nbformat
 from d2l_tconv.exercise_checks import FREE_TEXT, PARTS
 from d2l_tconv.project import colab_setup_source
 
+from . import nbgrader_kernel
 from .rubric import max_points
+from .sandbox import find_sandbox, interpreter
 
 REPO = Path(__file__).resolve().parents[1]  # the checkout the grader runs from
 SCHEMA_VERSION = 3
@@ -51,6 +60,28 @@ c.CourseDirectory.course_id = "d2l-tconv"
 c.ClearSolutions.code_stub = {"python": ""}
 c.ClearSolutions.text_stub = ""
 c.ExecutePreprocessor.timeout = %d  # seconds per cell
+'''
+
+SANDBOX_CONFIG = '''
+# Every notebook nbgrader executes (autograde, validate) runs in the kernel "{name}":
+# ipykernel inside bubblewrap (d2l_tconv_grader/nbgrader_kernel.py), with this course tree,
+# the home directory and the network out of its reach. Its kernelspec lies in ./{kernels}/.
+# The sandbox has no network, so ZeroMQ talks over Unix sockets ("ipc"), whose paths the
+# client finds in a private folder of this nbgrader process (removed when it exits).
+# The tests still share that kernel with the student's code: see exercises/README.
+import atexit
+import os
+import shutil
+import tempfile
+
+os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "{kernels}"),
+    os.environ.get("JUPYTER_PATH")]))
+_sockets = tempfile.mkdtemp(prefix="d2l-tconv-nbgrader-")
+atexit.register(shutil.rmtree, _sockets, True)
+c.Execute.kernel_name = "{name}"
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = os.path.join(_sockets, "kernel")
 '''
 
 _TEST = {
@@ -164,12 +195,46 @@ def notebook(master: nbformat.NotebookNode, lang: str, seed: int,
     return nb
 
 
-def export(folder: Path, langs: list[str], seed: int, assignment: str = "tconv") -> list[Path]:
-    """Write the course tree into ``folder``; returns the notebooks written."""
+def write_config(folder: Path, sandboxed: bool) -> None:
+    """``folder/nbgrader_config.py``; ``sandboxed``: with the kernelspec of
+    :mod:`.nbgrader_kernel` in ``folder/jupyter/kernels/`` and selected for execution."""
+    config = CONFIG % CELL_TIMEOUT
+    if sandboxed:
+        name, kernels = nbgrader_kernel.KERNEL_NAME, nbgrader_kernel.KERNELS
+        spec = folder / kernels / "kernels" / name / "kernel.json"
+        spec.parent.mkdir(parents=True, exist_ok=True)
+        spec.write_text(json.dumps(nbgrader_kernel.kernelspec(interpreter(), REPO), indent=1)
+                        + "\n", encoding="utf-8")
+        config += SANDBOX_CONFIG.format(name=name, kernels=kernels)
+    (folder / "nbgrader_config.py").write_text(config, encoding="utf-8")
+
+
+def sandbox_choice(choice: str) -> tuple[bool, str]:
+    """Whether to run nbgrader's kernel in bubblewrap for ``--sandbox choice``, and what to
+    tell the instructor. ``bwrap`` where bubblewrap does not work here raises ValueError."""
+    if choice == "none":
+        return False, ("nbgrader's kernel: the plain python3 kernel, unconfined (--sandbox "
+                       "none): student code can reach the gradebook, the other submissions "
+                       "and the network")
+    found = find_sandbox()
+    if found.kind == "bubblewrap":
+        return True, (f"nbgrader's kernel: {nbgrader_kernel.KERNEL_NAME} (bubblewrap); the "
+                      "tests still share it with the student's code")
+    if choice == "bwrap":
+        raise ValueError(f"--sandbox bwrap: {found.problem}")
+    return False, (f"WARNING: no bubblewrap ({found.problem}): nbgrader's kernel is the plain "
+                   "python3 kernel, unconfined: student code can reach the gradebook, the "
+                   "other submissions and the network")
+
+
+def export(folder: Path, langs: list[str], seed: int, assignment: str = "tconv",
+           sandboxed: bool = False) -> list[Path]:
+    """Write the course tree into ``folder``; returns the notebooks written.
+    ``sandboxed``: nbgrader runs the notebooks in :mod:`.nbgrader_kernel`'s kernel."""
     es = _exercise_source()
     masters = es.load()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "nbgrader_config.py").write_text(CONFIG % CELL_TIMEOUT, encoding="utf-8")
+    write_config(folder, sandboxed)
     written = []
     for lang in langs:
         path = folder / "source" / f"{assignment}_{lang}" / f"exercises_{lang}.ipynb"
@@ -193,15 +258,21 @@ def main(argv: list[str]) -> int:
                         "into the hidden tests and DIR/d2l_tconv_seed.json)")
     p.add_argument("--assignment", default="tconv",
                    help="assignment name prefix (default 'tconv': tconv_en, tconv_ja)")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                   help="the kernel nbgrader executes notebooks in: 'bwrap' ipykernel inside "
+                        "bubblewrap, 'none' nbgrader's plain python3 kernel, 'auto' (default) "
+                        "bwrap where it works here, else none with a warning")
     args = p.parse_args(argv)
     langs = ["en", "ja"] if args.lang == "both" else [args.lang]
     seed = args.seed if args.seed is not None else secrets.randbits(62)
     try:
-        written = export(args.dir, langs, seed, args.assignment)
+        sandboxed, kernel_note = sandbox_choice(args.sandbox)
+        written = export(args.dir, langs, seed, args.assignment, sandboxed)
     except (FileNotFoundError, ValueError) as error:
         print(f"export-nbgrader: {error}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}")
+    print(kernel_note, file=sys.stderr if kernel_note.startswith("WARNING") else sys.stdout)
     print(f"then, in {args.dir}: nbgrader generate_assignment {args.assignment}_{langs[0]}")
     return 0
