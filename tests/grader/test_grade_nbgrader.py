@@ -4,7 +4,15 @@ nbgrader export. The correct one gets full marks on every automatic part, the bl
 the free text is left for manual grading, and every part's points equal the sandboxed
 grader's for the same notebooks and seed (the same scoring code decides).
 
-Slow: two kernels run the whole notebook, plus one sandboxed grading run; about 40-60 s here.
+Where bubblewrap works, the export selects the sandboxed kernel (nbgrader_kernel.py) and a
+third, hostile submission is autograded with the others: from inside nbgrader's kernel it tries
+to write into the course tree, the gradebook database, the home directory and the host's /tmp,
+to read another student's submission and the instructor's source, to open a TCP connection to
+a listener on the host and to start a process. Every attempt must fail, and the host must be
+unchanged. Its forged score (it replaces the grader's test module in the kernel) is asserted
+too: the sandbox protects the machine, not the points; the sandboxed grader gives it 0.
+
+Slow: three kernels run the whole notebook, plus one sandboxed grading run; about 40-60 s here.
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ import csv
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -60,6 +70,49 @@ def _solved(release: dict, source: dict) -> dict:
     return notebook
 
 
+#: The hostile submission's first code cell: each attempt is recorded, then printed.
+ATTACK = r'''
+import json, os, socket, subprocess, sys, types
+from d2l_tconv.exercise_checks import PARTS
+_attempts = {}
+def _attempt(name, action):
+    try:
+        action()
+        _attempts[name] = "succeeded"
+    except BaseException as error:
+        _attempts[name] = f"{type(error).__name__}: {error}"
+def _write(path, mode="w"):
+    with open(path, mode) as file:
+        file.write("hostile" if "b" not in mode else b"hostile")
+_attempt("write the course tree", lambda: _write(COURSE + "/hostile.txt"))
+_attempt("write the gradebook", lambda: _write(COURSE + "/gradebook.db", "r+b"))
+_attempt("read another submission", lambda: open(OTHER).read())
+_attempt("read the source", lambda: open(COURSE + "/source/tconv_en/exercises_en.ipynb").read())
+_attempt("write the home directory", lambda: _write(HOME + "/" + MARK))
+_attempt("connect to the host", lambda: socket.create_connection(("127.0.0.1", PORT), 3))
+_attempt("connect outside", lambda: socket.create_connection(("192.0.2.1", 80), 3))
+_attempt("start a process", lambda: subprocess.run(["true"]))
+_write("/tmp/" + MARK)  # the sandbox's own /tmp: allowed, and gone with it
+print("ATTEMPTS " + json.dumps(_attempts))
+# The tests share this kernel: replace the test module, every part scores full marks.
+_fake = types.ModuleType("d2l_tconv_grader.nbgrader_tests")
+_fake.score = lambda part, *a, **k: float(next(p.points for p in PARTS if p.id == part))
+sys.modules["d2l_tconv_grader.nbgrader_tests"] = _fake
+'''
+
+
+def _hostile(release: dict, course: Path, port: int, mark: str) -> dict:
+    """The blank notebook with :data:`ATTACK` (its targets filled in) as its first cell."""
+    other = course / "submitted" / "correct" / ASSIGNMENT / "exercises_en.ipynb"
+    head = (f"COURSE, OTHER, HOME = {str(course)!r}, {str(other)!r}, {str(Path.home())!r}\n"
+            f"PORT, MARK = {port}, {mark!r}\n")
+    notebook = json.loads(json.dumps(release))
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": head + ATTACK}
+    notebook["cells"].insert(0, cell)
+    return notebook
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     try:
@@ -71,17 +124,26 @@ def course(tmp_path_factory):
                            str(course), "--lang", "both", "--seed", SEED], cwd=REPO,
                           env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    sandboxed = (course / "jupyter" / "kernels" / "d2l-tconv-sandbox" / "kernel.json").is_file()
     _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     release = json.loads((course / "release" / ASSIGNMENT / "exercises_en.ipynb").read_text())
     source = json.loads((course / "source" / ASSIGNMENT / "exercises_en.ipynb").read_text())
     notebooks = {"correct": _solved(release, source), "blank": release}
-    for student, notebook in notebooks.items():
+    submissions = dict(notebooks)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0)
+    hostile = {"listener": listener, "mark": f"d2l-tconv-hostile-{uuid.uuid4().hex}"}
+    if sandboxed:  # never run the attack with an unconfined kernel
+        submissions["hostile"] = hostile["notebook"] = _hostile(
+            release, course, listener.getsockname()[1], hostile["mark"])
+    for student, notebook in submissions.items():
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         (folder / "exercises_en.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     _nbgrader(course, "autograde", ASSIGNMENT, "--force")
     _nbgrader(course, "export")
-    return course, notebooks
+    yield course, notebooks, hostile
+    listener.close()
 
 
 def _gradebook_parts(notebooks: dict, tmp: Path) -> dict[str, dict[str, float]]:
@@ -104,7 +166,7 @@ def _gradebook_parts(notebooks: dict, tmp: Path) -> dict[str, dict[str, float]]:
 
 
 def test_source_tree(course):
-    root, _ = course
+    root, _, _ = course
     source = json.loads((root / "source" / ASSIGNMENT / "exercises_en.ipynb").read_text())
     metas = [c["metadata"]["nbgrader"] for c in source["cells"]]
     tests = {m["grade_id"]: m for m in metas if m["grade"] and not m["solution"]}
@@ -130,7 +192,7 @@ def test_source_tree(course):
 def test_autograde_matches_the_sandboxed_grader(course, tmp_path):
     from nbgrader.api import Gradebook
 
-    root, notebooks = course
+    root, notebooks, _ = course
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         scores = {student: {p.id: gb.find_grade(f"test_{p.id}", "exercises_en", ASSIGNMENT,
                                                 student).score for p in PARTS}
@@ -149,4 +211,46 @@ def test_autograde_matches_the_sandboxed_grader(course, tmp_path):
     assert float(rows["blank"]["raw_score"]) == 0
     ours = _gradebook_parts(notebooks, tmp_path)
     assert ours == {s: {p: float(v) for p, v in parts.items()} for s, parts in scores.items()}
+    shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+def test_hostile_notebook_cannot_reach_the_host(course, tmp_path):
+    """Under the sandboxed kernel every attempt of the hostile notebook fails and leaves the
+    host unchanged; its forged score shows what the sandbox does not protect."""
+    from nbgrader.api import Gradebook
+
+    root, _, hostile = course
+    if "notebook" not in hostile:
+        skip_or_fail("bubblewrap is missing: export-nbgrader fell back to the plain kernel")
+    graded = json.loads((root / "autograded" / "hostile" / ASSIGNMENT /
+                         "exercises_en.ipynb").read_text(encoding="utf-8"))
+    printed = "".join("".join(o.get("text", "")) for o in graded["cells"][0]["outputs"])
+    assert "ATTEMPTS " in printed, graded["cells"][0]["outputs"]
+    attempts = json.loads(printed.split("ATTEMPTS ", 1)[1].splitlines()[0])
+    assert len(attempts) == 8
+    refused = ("OSError", "FileNotFoundError", "PermissionError", "ConnectionRefusedError")
+    failed = {name: outcome for name, outcome in attempts.items() if outcome.startswith(refused)}
+    assert failed == attempts, attempts  # every attempt refused by the system, none succeeded
+    assert "Read-only file system" in attempts["write the course tree"]
+    assert "Operation not permitted" in attempts["start a process"]
+    # 127.0.0.1 is the sandbox's own loopback (nobody listens); nothing else is routed
+    assert "Network is unreachable" in attempts["connect outside"]
+    # The host: nothing written, no connection, the gradebook intact and still right.
+    assert not (root / "hostile.txt").exists()
+    assert not (Path.home() / hostile["mark"]).exists()
+    assert not (Path("/tmp") / hostile["mark"]).exists()
+    with pytest.raises(BlockingIOError):
+        hostile["listener"].accept()
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        correct = sum(gb.find_grade(f"test_{p.id}", "exercises_en", ASSIGNMENT, "correct").score
+                      for p in PARTS)
+        forged = {p.id: gb.find_grade(f"test_{p.id}", "exercises_en", ASSIGNMENT,
+                                      "hostile").score for p in PARTS}
+    assert correct == sum(p.points for p in PARTS)
+    # NOT protected: the tests share the kernel, so the blank answers "scored" full marks ...
+    assert forged == {p.id: p.points for p in PARTS}
+    # ... where the sandboxed grader, which keeps the checks out of the student's process,
+    # gives the same notebook nothing.
+    ours = _gradebook_parts({"hostile": hostile["notebook"]}, tmp_path)
+    assert ours == {"hostile": {p.id: 0.0 for p in PARTS}}
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
