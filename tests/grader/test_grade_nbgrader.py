@@ -146,6 +146,17 @@ def course(tmp_path_factory):
     listener.close()
 
 
+@pytest.fixture(scope="module")
+def ours(course, tmp_path_factory) -> dict[str, dict[str, float]]:
+    """Each part's points by the sandboxed grader for every submission (one run)."""
+    _, notebooks, hostile = course
+    tmp = tmp_path_factory.mktemp("ours")
+    parts = _gradebook_parts({**notebooks, **({"hostile": hostile["notebook"]}
+                                              if "notebook" in hostile else {})}, tmp)
+    shutil.rmtree(tmp / "out", ignore_errors=True)
+    return parts
+
+
 def _gradebook_parts(notebooks: dict, tmp: Path) -> dict[str, dict[str, float]]:
     """Each part's points by the sandboxed grader, same notebooks, same seed."""
     subs = tmp / "subs"
@@ -189,7 +200,7 @@ def test_source_tree(course):
     assert "trans_conv(Y, K)" not in release  # no solution left in what students get
 
 
-def test_autograde_matches_the_sandboxed_grader(course, tmp_path):
+def test_autograde_matches_the_sandboxed_grader(course, ours):
     from nbgrader.api import Gradebook
 
     root, notebooks, _ = course
@@ -209,12 +220,11 @@ def test_autograde_matches_the_sandboxed_grader(course, tmp_path):
         rows = {r["student_id"]: r for r in csv.DictReader(file)}
     assert float(rows["correct"]["raw_score"]) == sum(p.points for p in PARTS)
     assert float(rows["blank"]["raw_score"]) == 0
-    ours = _gradebook_parts(notebooks, tmp_path)
-    assert ours == {s: {p: float(v) for p, v in parts.items()} for s, parts in scores.items()}
-    shutil.rmtree(tmp_path / "out", ignore_errors=True)
+    assert {s: ours[s] for s in notebooks} == {s: {p: float(v) for p, v in parts.items()}
+                                               for s, parts in scores.items()}
 
 
-def test_hostile_notebook_cannot_reach_the_host(course, tmp_path):
+def test_hostile_notebook_cannot_reach_the_host(course, ours):
     """Under the sandboxed kernel every attempt of the hostile notebook fails and leaves the
     host unchanged; its forged score shows what the sandbox does not protect."""
     from nbgrader.api import Gradebook
@@ -251,6 +261,4 @@ def test_hostile_notebook_cannot_reach_the_host(course, tmp_path):
     assert forged == {p.id: p.points for p in PARTS}
     # ... where the sandboxed grader, which keeps the checks out of the student's process,
     # gives the same notebook nothing.
-    ours = _gradebook_parts({"hostile": hostile["notebook"]}, tmp_path)
-    assert ours == {"hostile": {p.id: 0.0 for p in PARTS}}
-    shutil.rmtree(tmp_path / "out", ignore_errors=True)
+    assert ours["hostile"] == {p.id: 0.0 for p in PARTS}
