@@ -164,7 +164,10 @@ def run(course: Path, connection_file: Path) -> int:
             cmd = sb.bwrap_command(
                 sandbox, stage, hidden, seccomp_fd,
                 [sb.interpreter(), "-m", "ipykernel_launcher", "-f", f"/tmp/grader/{CONNECTION}"],
-                options=["--dir", str(Path(SOCKETS).parent), "--info-fd", str(info_write)])
+                options=["--dir", str(Path(SOCKETS).parent), "--info-fd", str(info_write),
+                         # its parent is the sandbox's init (pid 1): no parent polling, and
+                         # no "Ctrl-C will not work" note in nbgrader's log
+                         "--setenv", "JPY_PARENT_PID", "1"])
             fds = [info_write] + ([seccomp_fd] if seccomp_fd is not None else [])
             process = subprocess.Popen(cmd, pass_fds=fds, cwd="/",
                                        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
