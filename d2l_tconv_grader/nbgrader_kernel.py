@@ -14,7 +14,10 @@ shared memory; the same ``RLIMIT_DATA``/``FSIZE``/``NOFILE``/``CORE`` limits). H
 ``source/``, ``release/``, every student's ``submitted/``, ``autograded/`` and ``feedback/``
 folder, the seed file), the kernel's working folder, Jupyter's runtime folder (connection
 files, server tokens), the home directory, the checkout and the installed ``d2l_tconv`` and
-grader. The kernel imports only the student-safe ``d2l_tconv`` modules and the grader modules
+grader, and :data:`ALSO_HIDDEN`: every home folder and ``/srv`` (JupyterHub's usual place for
+courses and nbgrader's exchange, which holds every student's submission), plus the folders
+listed in ``$D2L_TCONV_HIDE`` (``os.pathsep``-separated: a non-default exchange, shared
+data). The kernel imports only the student-safe ``d2l_tconv`` modules and the grader modules
 the hidden test cells call (:func:`grader_modules`), copied into a private stage.
 
 The sandbox has no network, so ZeroMQ cannot use TCP: the nbgrader side must use the ``ipc``
@@ -52,6 +55,8 @@ SOCKETS = "/tmp/kernel/ipc"  # the kernel's ZeroMQ sockets inside the sandbox: S
 CONNECTION = "connection.json"  # in the stage, read-only at /tmp/grader in the sandbox
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 TESTS_MODULE = "nbgrader_tests"  # what the hidden test cells import
+#: Hidden too, where they exist: other users' homes; JupyterHub courses and nbgrader's exchange.
+ALSO_HIDDEN = ("/home", "/srv")
 
 
 def kernelspec(python: str, repo: Path) -> dict:
@@ -109,6 +114,12 @@ def make_stage(folder: Path, connection: dict) -> Path:
     return folder
 
 
+def also_hidden() -> list[Path]:
+    """:data:`ALSO_HIDDEN` and the folders named in ``$D2L_TCONV_HIDE``."""
+    extra = os.environ.get("D2L_TCONV_HIDE", "")
+    return [Path(p) for p in (*ALSO_HIDDEN, *extra.split(os.pathsep)) if p]
+
+
 def _fail(message: str) -> int:
     print(f"{KERNEL_NAME}: {message}", file=sys.stderr)
     return 2
@@ -150,7 +161,7 @@ def run(course: Path, connection_file: Path) -> int:
     try:
         stage = make_stage(private / "stage", connection)
         hidden = sb.hidden_paths(course, course, private,
-                                 [Path.cwd(), Path(jupyter_runtime_dir())])
+                                 [Path.cwd(), Path(jupyter_runtime_dir()), *also_hidden()])
         sandbox = sb.verify_sandbox(sandbox, stage, hidden)
         if sandbox.kind != "bubblewrap":
             return _fail(f"refusing to run student code unconfined: {sandbox.problem} "

@@ -80,3 +80,11 @@ def test_kernel_refuses_a_tcp_connection(tmp_path, capsys):
     connection_file.write_text(json.dumps({"transport": "tcp", "ip": "127.0.0.1"}))
     assert nbgrader_kernel.main(["--course", str(tmp_path), str(connection_file)]) == 2
     assert 'c.KernelManager.transport = "ipc"' in capsys.readouterr().err
+
+
+def test_other_homes_the_exchange_and_named_folders_are_hidden(monkeypatch, tmp_path):
+    monkeypatch.setenv("D2L_TCONV_HIDE", f"{tmp_path / 'exchange'}:{tmp_path / 'data'}")
+    assert nbgrader_kernel.also_hidden() == [Path("/home"), Path("/srv"),
+                                             tmp_path / "exchange", tmp_path / "data"]
+    monkeypatch.delenv("D2L_TCONV_HIDE")
+    assert nbgrader_kernel.also_hidden() == [Path("/home"), Path("/srv")]
