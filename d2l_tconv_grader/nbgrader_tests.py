@@ -11,7 +11,10 @@ decide. The cell's value is the points earned, which nbgrader takes as partial c
 What differs from the sandboxed grader (exercises/README says so): the student's code and
 these tests share one kernel, so a student can tamper with them; the run-time guard against
 convolution routines in 1d and 2c and the static scan do not run; an answer is the value
-when the test cell runs, not when the part's check cell ran.
+when the test cell runs, not when the part's check cell ran. Under the sandboxed kernel
+(:mod:`.nbgrader_kernel`) this module and the ones it imports are copied into the kernel's
+private stage inside bubblewrap: that keeps the student's code away from the machine, the
+gradebook and the other submissions, not away from these tests.
 """
 
 from __future__ import annotations
