@@ -22,9 +22,12 @@ the hidden test cells call (:func:`grader_modules`), copied into a private stage
 
 The sandbox has no network, so ZeroMQ cannot use TCP: the nbgrader side must use the ``ipc``
 transport (``c.KernelManager.transport = "ipc"``, set by the generated configuration). The
-kernel binds its Unix sockets inside the sandbox's own ``/tmp``; the client reaches them
-through symbolic links at the paths it expects, which point into the sandbox's file system
-(``/proc/PID/root/...``). Nothing of the host is writable from the kernel.
+kernel binds its Unix sockets inside the sandbox's own ``/tmp``, so nothing of the host is
+writable from it. Before any student code can run (the client cannot reach the kernel yet),
+this launcher opens each socket file through ``/proc/PID/root`` with ``O_PATH|O_NOFOLLOW``,
+checks that it is a socket, and links the path the client expects to that open descriptor
+(``/proc/LAUNCHER/fd/N``): the client connects to exactly those sockets, even if the
+student's code later puts a symbolic link of its own in their place.
 
 What this does NOT change: the hidden test cells still run in the same kernel, after the
 student's cells, so a student's code can still tamper with them and forge its score. The
@@ -39,9 +42,11 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_runtime_dir
@@ -55,6 +60,7 @@ SOCKETS = "/tmp/kernel/ipc"  # the kernel's ZeroMQ sockets inside the sandbox: S
 CONNECTION = "connection.json"  # in the stage, read-only at /tmp/grader in the sandbox
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 TESTS_MODULE = "nbgrader_tests"  # what the hidden test cells import
+STARTUP_TIMEOUT = 60.0  # seconds for the kernel to bind its sockets (nbclient waits as long)
 #: Hidden too, where they exist: other users' homes; JupyterHub courses and nbgrader's exchange.
 ALSO_HIDDEN = ("/home", "/srv")
 
@@ -138,13 +144,32 @@ def _child_pid(fd: int) -> int:
     raise RuntimeError("bwrap gave no child pid")
 
 
-def link_sockets(connection: dict, pid: int) -> list[Path]:
-    """Symbolic links at the socket paths the client connects to (``IP-PORT``), into the
-    sandbox's file system; returns them."""
+def _pin(path: str, process: subprocess.Popen, timeout: float = STARTUP_TIMEOUT) -> int:
+    """An ``O_PATH`` descriptor of the Unix socket at ``path`` once the kernel has bound it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_NOFOLLOW)
+            break
+        except FileNotFoundError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the kernel did not bind {path}") from None
+            time.sleep(0.02)
+    if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RuntimeError(f"{path} is not a socket")
+    return fd
+
+
+def link_sockets(connection: dict, pid: int, process: subprocess.Popen) -> list[Path]:
+    """Symbolic links at the socket paths the client connects to (``IP-PORT``), each to an
+    open ``O_PATH`` descriptor (kept open by this process) of the kernel's socket, reached
+    through the sandbox's root ``/proc/PID/root``; returns the links."""
     links = []
     for key in PORTS:
+        fd = _pin(f"/proc/{pid}/root{SOCKETS}-{connection[key]}", process)
         link = Path(f"{connection['ip']}-{connection[key]}")
-        link.symlink_to(f"/proc/{pid}/root{SOCKETS}-{connection[key]}")
+        link.symlink_to(f"/proc/{os.getpid()}/fd/{fd}")
         links.append(link)
     return links
 
@@ -187,8 +212,9 @@ def run(course: Path, connection_file: Path) -> int:
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(signum, lambda s, f: process.send_signal(s))
             try:
-                links = link_sockets(connection, _child_pid(info_read))
-            except RuntimeError as error:  # bwrap failed before starting the kernel
+                links = link_sockets(connection, _child_pid(info_read), process)
+            except RuntimeError as error:  # bwrap or the kernel failed to start
+                process.kill()
                 process.wait()
                 return _fail(str(error))
             return process.wait()

@@ -6,6 +6,7 @@ test_grade_nbgrader.py."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,34 @@ def test_other_homes_the_exchange_and_named_folders_are_hidden(monkeypatch, tmp_
                                              tmp_path / "exchange", tmp_path / "data"]
     monkeypatch.delenv("D2L_TCONV_HIDE")
     assert nbgrader_kernel.also_hidden() == [Path("/home"), Path("/srv")]
+
+
+def test_the_client_reaches_the_pinned_socket_not_a_link(tmp_path):
+    """The launcher links the client's path to an open O_PATH descriptor of the kernel's
+    socket; a symbolic link where the socket should be (a student's swap) is refused."""
+    import socket
+    import subprocess
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "ipc-1"))
+    server.listen()
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        fd = nbgrader_kernel._pin(str(tmp_path / "ipc-1"), alive)
+        client = socket.socket(socket.AF_UNIX)
+        client.connect(f"/proc/self/fd/{fd}")
+        server.accept()[0].close()
+        client.close()
+        os.close(fd)
+        (tmp_path / "swapped").symlink_to(tmp_path / "ipc-1")
+        with pytest.raises(RuntimeError, match="not a socket"):
+            nbgrader_kernel._pin(str(tmp_path / "swapped"), alive)
+        (tmp_path / "file").write_text("")
+        with pytest.raises(RuntimeError, match="not a socket"):
+            nbgrader_kernel._pin(str(tmp_path / "file"), alive)
+    finally:
+        alive.kill()
+        alive.wait()
+        server.close()
+    with pytest.raises(RuntimeError, match="did not bind"):  # the kernel has exited
+        nbgrader_kernel._pin(str(tmp_path / "never"), alive)
