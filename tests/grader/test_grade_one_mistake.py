@@ -261,3 +261,9 @@ def test_apply_and_finalize_keep_the_lms_file_with_the_decisions(tmp_path, capsy
     final = {r["submission"]: r["auto_points"] for r in _rows(out / "final_grades.csv")}
     assert final == {"ann": "0", "bob": "1"}
     assert "wrote" in capsys.readouterr().out
+
+    # grading again into the same OUT_DIR, without --lms: the stored export is made again
+    write_all(out, [_flagged("ann"), _honest("bob", 2)], Sandbox("none", problem="test"),
+              Limits(), SEED, 1.0)
+    lms.write_for_args(argparse.Namespace(lms=None, lms_item="x", roster=None), out, None)
+    assert state()[0] == {"ann@example.jp": "0", "bob@example.jp": "2"}
