@@ -21,7 +21,13 @@ reports what it finds:
    NumPy's and SciPy's convolution routines through wrappers put in place before any student
    code runs; after each call it checks that the guard is still in place (a canary
    convolution must be seen) and reports ``"guard": "lost"`` otherwise;
-5. writes one JSON object per line to the file descriptor the job names, flushed at once, so that if the
+5. when a part asks for it (``"measure"`` in the job: part 2d) and one of the cells it names
+   failed, measures that part itself after the last cell, as the student's cell would have:
+   the student's own ``W`` from their ``my_kernel2matrix`` for each size, its bytes as built
+   (dtype and layout included), and the time of its product with ``x`` in whichever
+   orientation its shape allows, beside ``F.conv2d``'s (:func:`measure_size`), so that a ``W``
+   of part 1d that broke the 2d cell (a transposed one) is not charged again in 2d;
+6. writes one JSON object per line to the file descriptor the job names, flushed at once, so that if the
    sandbox is killed later, everything written so far can still be graded.
 
 Everything it writes is untrusted: the student's code runs in this same process and could
@@ -39,12 +45,14 @@ import os
 import re
 import signal
 import sys
+import time
 import types
 
 MAX_ELEMENTS = 1_000_000  # numbers in one answer
 MAX_STRING = 10_000  # characters in one string
 MAX_DEPTH = 4  # nesting of lists
 MISSING = object()
+PERF_COUNTER = time.perf_counter  # taken before any student code runs: the measurement's clock
 
 
 class CellTimeout(BaseException):
@@ -254,6 +262,52 @@ def decode(value):
     return value
 
 
+def best_ms(function, *args, repeat: int = 5) -> float:
+    """Best time of ``function(*args)`` over ``repeat`` runs, in milliseconds (the
+    ``time_ms`` of the exercise's 2d cell)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = PERF_COUNTER()
+        function(*args)
+        best = min(best, PERF_COUNTER() - start)
+    return 1000 * best
+
+
+def measure_size(function, kernel, n: int) -> dict:
+    """One size of part 2d, measured with the student's own ``function`` (their
+    ``my_kernel2matrix``): ``W = function(kernel, (n, n))``; its bytes as built (a tensor of any
+    dtype and layout: bytes per entry x entries, as ``W.element_size() * W.nelement()``; a
+    NumPy array: ``nbytes``; nested lists: as ``torch.as_tensor`` stores them); the best time of
+    ``W @ x`` or, for a transposed ``W`` (n * n rows), of ``Wᵀ @ x`` (``"product"``: ``None``
+    when the shape allows neither); and the best time of ``F.conv2d`` on an ``n x n`` input."""
+    import torch
+    import torch.nn.functional as F
+
+    numpy = sys.modules.get("numpy")
+    W = function(kernel.clone(), (n, n))
+    if isinstance(W, torch.Tensor):
+        W = W.detach()
+        size, layout = W.element_size() * W.nelement(), str(W.layout).removeprefix("torch.")
+    elif numpy is not None and type(W) is numpy.ndarray:
+        size, layout = int(W.nbytes), "numpy"
+    else:
+        W = torch.as_tensor(W)
+        size, layout = W.element_size() * W.nelement(), "list"
+    shape = [int(d) for d in W.shape]
+    row = {"n": n, "shape": shape[:4], "dtype": str(W.dtype).removeprefix("torch."),
+           "layout": layout, "bytes": int(size), "product": None}
+    if len(shape) == 2 and n * n in shape:
+        product = "W @ x" if shape[1] == n * n else "Wᵀ @ x"
+        matrix = W if shape[1] == n * n else W.T
+        x = torch.randn(n * n)
+        x = x.numpy().astype(W.dtype) if layout == "numpy" else x.to(W.dtype)
+        row["dense_ms"] = best_ms(matrix.__matmul__, x)
+        row["product"] = product
+    image, weights = torch.randn(1, 1, n, n), kernel.float()[None, None]
+    row["conv_ms"] = best_ms(F.conv2d, image, weights)
+    return row
+
+
 class BoundedOutput(io.TextIOBase):
     """Where the student's prints go: keeps the first ``limit`` characters, drops the rest."""
 
@@ -350,7 +404,6 @@ def main() -> int:
     fingerprints: dict[str, tuple] = {}
     raised: set[str] = set()  # function parts whose last evaluation raised somewhere
     frozen: set[str] = set()  # parts recorded when their check(...) cell ran
-    frozen: set[str] = set()  # parts recorded when their check(...) cell ran
 
     def value_part(part: dict, stage: str) -> dict:
         values = {}
@@ -421,6 +474,41 @@ def main() -> int:
             event["guard"] = "lost" if guard_lost else "ok"
         return {**event, "calls": calls}
 
+    def measure(part: dict) -> dict:
+        """Part ``part`` (2d) measured here with the student's own function, one size at a
+        time, each under the time limit of a hidden call; stops at the first size that fails."""
+        spec = part["measure"]
+        event = {"event": "measure", "id": part["id"]}
+        function = namespace.get(spec["function"], MISSING)
+        if type(function) is not types.FunctionType:
+            return {**event, "error": f"{spec['function']} is not defined as a function"}
+        import torch
+
+        kernel, rows = decode(spec["kernel"]), []
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as the exercise's cell: steadier timings
+        try:
+            for n in spec["sizes"]:
+                state.phase, state.fired, state.part = "part", 0, part["id"]
+                try:
+                    setitimer(ITIMER_REAL, part_timeout)
+                    try:
+                        row = measure_size(function, kernel, n)
+                    finally:
+                        setitimer(ITIMER_REAL, 0)
+                except PartTimeout:
+                    row = {"n": n, "error": f"took longer than {part_timeout:g} s"}
+                except BaseException as error:  # the student's code: record and stop
+                    row = {"n": n, "error": describe(error)}
+                finally:
+                    state.phase = "idle"
+                rows.append(row)
+                if "error" in row:
+                    break
+        finally:
+            torch.set_num_threads(threads)
+        return {**event, "rows": rows}
+
     def snapshot(stage: str, force: bool = False, checked: frozenset = frozenset()) -> None:
         """Record the parts whose names changed; with ``force``, every part, except a
         function that is still the same object and did not raise last time (so a function
@@ -454,6 +542,7 @@ def main() -> int:
                          "error": describe(error)}
             emit(event)
 
+    failed: set[int] = set()  # cells that raised an error
     for index, source in job["cells"]:
         state.phase, state.fired, state.cell = "cell", 0, index
         error: BaseException | None = None
@@ -466,6 +555,8 @@ def main() -> int:
         finally:
             setitimer(ITIMER_REAL, 0)
             state.phase = "idle"
+        if cell_status(error) == "error":
+            failed.add(index)
         emit({"event": "cell", "index": index, "status": cell_status(error),
               "error": None if error is None else describe(error)})
         checked = frozenset(part["id"] for part in job["parts"] if error is None
@@ -473,6 +564,12 @@ def main() -> int:
         snapshot(f"after cell {index}", checked=checked)
         frozen.update(checked)
     snapshot("final", force=True)
+    for part in job["parts"]:
+        if "measure" in part and failed & set(part["measure"]["cells"]):
+            try:
+                emit(measure(part))
+            except BaseException as error:  # the student's code broke the measurement
+                emit({"event": "measure", "id": part["id"], "error": describe(error)})
     emit({"event": "done"})
     exit_now(0)
 

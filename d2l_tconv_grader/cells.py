@@ -7,7 +7,8 @@
 * :func:`check_cells`: the cells that call ``check("1a", ...)``, by part: a part's answer is
   its value when its check cell ran.
 * :func:`cell_label`: how messages name a cell: its number among the code cells, as Jupyter
-  and Colab users count them, and its first line.
+  and Colab users count them, and its first line; :func:`name_cells` puts these labels in
+  place of the grader's own cell numbers (all cells counted) in any text it writes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ _CELL_MAGIC = re.compile(r"%%(bash|sh|script|system|!)(\s|$)")
 _SHELL_LINE = re.compile(
     r"[ \t]*(!|%(pip|conda|mamba|micromamba|uv|sx|system|sh)\b"
     r"|[A-Za-z_][\w.]*[ \t]*=[ \t]*(!|%(sx|system)\b))")
+_CELL_REF = re.compile(r"\b([Cc]ell|セル) (\d+)")
 _CHECK_CALL = re.compile(r"""^[^#\n]*\bcheck\(\s*["']([0-9][a-z])["']""", re.MULTILINE)
 
 
@@ -69,3 +71,10 @@ def cell_label(code_cells: list[tuple[int, str]], index: int, lang: str = "en") 
             name = f"code cell {number}" if lang == "en" else f"コードセル {number}"
             return f"{name} (`{line}`)" if line else name
     return f"cell {index}" if lang == "en" else f"セル {index}"
+
+
+def name_cells(text: str, labels: dict[str, str]) -> str:
+    """``text`` with every ``cell N`` / ``セル N`` (``N`` counted among all cells, as the
+    grader counts) replaced by ``labels[str(N)]`` (see :func:`cell_label`); numbers without a
+    label stay as they are."""
+    return _CELL_REF.sub(lambda match: labels.get(match.group(2), match.group(0)), text)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import instructor, isolation, lms, shards
+from .cells import cell_label, name_cells
 from .escape import csv_cell
 from .grader import Context, SubmissionResult, grade_submission
 from .notebook import find_submissions
@@ -136,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 
         def grade(path: Path) -> SubmissionResult:
             result = grade_submission(path, context)
-            print(f"graded {result.name}: {result.points:g} / {MAX_AUTO} ({result.ended}, "
+            cells = result.submission.code_cells
+            ended = name_cells(result.ended, {str(i): cell_label(cells, i) for i, _ in cells
+                                              if f"cell {i}" in result.ended})
+            print(f"graded {result.name}: {result.points:g} / {MAX_AUTO} ({ended}, "
                   f"{result.seconds:.1f} s)", flush=True)
             return result
 

@@ -183,6 +183,51 @@ def _call(call: Any) -> dict:
     return clean
 
 
+MAX_MEASURE_ROWS = 10
+_MEASURE_ROW = {"n", "shape", "dtype", "layout", "bytes", "product", "dense_ms", "conv_ms",
+                "error"}
+
+
+def _measure_row(row: Any) -> dict:
+    """One size of a ``measure`` event: ``n`` and either ``error`` or the student's W's
+    ``shape``, ``dtype``, ``layout``, ``bytes``, ``product`` (or ``None``), the times
+    ``dense_ms`` (with a product) and ``conv_ms`` (finite, non-negative milliseconds)."""
+    if type(row) is not dict or set(row) - _MEASURE_ROW or type(row.get("n")) is not int:
+        raise InvalidAnswer("malformed measurement")
+    if "error" in row:
+        if set(row) != {"n", "error"}:
+            raise InvalidAnswer("malformed measurement")
+        return {"n": row["n"], "error": _text(row["error"], "error")}
+    shape, size = row.get("shape"), row.get("bytes")
+    if type(shape) is not list or len(shape) > 4 or any(type(d) is not int or d < 0
+                                                         for d in shape) \
+            or type(size) is not int or size < 0 or row.get("product") not in (
+                None, "W @ x", "Wᵀ @ x") or ("dense_ms" in row) != (row["product"] is not None):
+        raise InvalidAnswer("malformed measurement")
+    clean = {"n": row["n"], "shape": shape, "bytes": size, "product": row["product"],
+             "dtype": _text(row.get("dtype"), "dtype")[:30],
+             "layout": _text(row.get("layout"), "layout")[:30]}
+    for name in ("dense_ms", "conv_ms"):
+        if name in row or name == "conv_ms":
+            value = row.get(name)
+            if type(value) not in (int, float) or not 0 <= value < 1e9:
+                raise InvalidAnswer("malformed measurement")
+            clean[name] = float(value)
+    return clean
+
+
+def _measure(event: dict) -> dict:
+    if event.get("id") not in _PART_IDS or set(event) not in (
+            {"event", "id", "rows"}, {"event", "id", "error"}):
+        raise InvalidAnswer("malformed measure event")
+    if "error" in event:
+        return {"event": "measure", "id": event["id"], "error": _text(event["error"], "error")}
+    rows = event["rows"]
+    if type(rows) is not list or len(rows) > MAX_MEASURE_ROWS:
+        raise InvalidAnswer("malformed measure event")
+    return {"event": "measure", "id": event["id"], "rows": [_measure_row(r) for r in rows]}
+
+
 def validate_event(event: Any) -> dict:
     """One event of the harness, checked against its schema and cleaned (texts cut to
     :data:`MAX_TEXT`); raises :class:`InvalidAnswer` for anything else. Answers inside
@@ -190,7 +235,8 @@ def validate_event(event: Any) -> dict:
 
     The events: ``cell`` (``index``, ``status``, ``error``), ``part`` (``id``, ``stage`` and
     one of ``values``, ``calls``, ``missing``, ``invalid``, ``error``; optionally ``guard``),
-    ``done`` and ``stopped`` (``reason``)."""
+    ``measure`` (``id``, and ``rows`` or ``error``: part 2d measured by the harness, see
+    :func:`_measure`), ``done`` and ``stopped`` (``reason``)."""
     if type(event) is not dict or type(event.get("event")) is not str:
         raise InvalidAnswer("not an event")
     kind = event["event"]
@@ -234,6 +280,8 @@ def validate_event(event: Any) -> dict:
         else:
             clean[key] = _text(value, key)
         return clean
+    if kind == "measure":
+        return _measure(event)
     if kind == "done" and set(event) == {"event"}:
         return {"event": kind}
     if kind == "stopped" and set(event) == {"event", "reason"}:

@@ -19,6 +19,7 @@ from .cells import check_cells, skip_shell_lines
 from .data import InvalidAnswer, encode_input, parse_line, validate_event
 from .escape import safe_name
 from .hidden import Outcome, hidden_inputs, score_calls, score_values
+from .measured import failed_cell, job_entry, rescore
 from .notebook import Submission, read_submission
 from .sandbox import Limits, RunResult, Sandbox, run_harness
 from .scan import FORBIDDEN_OPS, Flag, flag_codes, python_source, scan
@@ -101,6 +102,8 @@ def _job(submission: Submission, context: Context) -> dict:
         if spec.kind == "function":
             entry["calls"] = [[encode_input(a) for a in args] for args in context.inputs[spec.id]]
             entry["guard"] = spec.id in OWN_IMPLEMENTATION
+        if spec.id == "2d":  # measured by the grader if the student's W breaks the 2d cell
+            entry["measure"] = job_entry(context.seed, submission.code_cells)
         parts.append(entry)
     return {
         "cells": [[index, skip_shell_lines(source)[0]]
@@ -112,14 +115,17 @@ def _job(submission: Submission, context: Context) -> dict:
     }
 
 
-def _events(run: RunResult, result: SubmissionResult) -> tuple[dict[str, dict], set[str], str]:
-    """Last event of each part, kinds of control events seen, and a stop reason.
+def _events(run: RunResult, result: SubmissionResult
+            ) -> tuple[dict[str, dict], dict[str, dict], set[str], str]:
+    """Last event of each part, last measurement of each part measured by the harness (2d,
+    :mod:`.measured`), kinds of control events seen, and a stop reason.
 
     Every line is untrusted: it is parsed with bounded numbers and checked against the event
     schema (:func:`.data.validate_event`); a line that fails counts as malformed. Run-time
     findings of the harness (a convolution during an own-implementation call, the guard
     switched off) become flags here."""
     parts: dict[str, dict] = {}
+    measures: dict[str, dict] = {}
     control: set[str] = set()
     reason = ""
     for line in run.lines:
@@ -134,11 +140,13 @@ def _events(run: RunResult, result: SubmissionResult) -> tuple[dict[str, dict], 
         elif kind == "part":
             parts[event["id"]] = event
             _runtime_flags(event, result)
+        elif kind == "measure":
+            measures[event["id"]] = event
         else:
             control.add(kind)
             if kind == "stopped":
                 reason = event["reason"]
-    return parts, control, reason
+    return parts, measures, control, reason
 
 
 def _runtime_flags(event: dict, result: SubmissionResult) -> None:
@@ -290,7 +298,7 @@ def _grade(path: Path, context: Context) -> SubmissionResult:
     run = run_harness(_job(submission, context), context.sandbox, context.stage, context.hidden,
                       context.limits, context.private / f"{submission.run_id}.run")
     result.seconds = run.seconds
-    events, control, reason = _events(run, result)
+    events, measures, control, reason = _events(run, result)
     result.ended = _ended(run, control, reason)
     if result.ended.startswith("stopped: harness exited") and run.stderr_tail:
         result.ended += f" ({run.stderr_tail.strip().splitlines()[-1][:200]})"
@@ -299,6 +307,9 @@ def _grade(path: Path, context: Context) -> SubmissionResult:
         try:
             outcome = _score(spec.id, spec.kind, events.get(spec.id), context, result.ended)
             outcome = _explain_missing(outcome, spec.names, result)
+            if spec.id == "2d":
+                outcome = rescore(outcome, measures.get(spec.id), failed_cell(
+                    submission.code_cells, result.cells), context.seed)
         except Exception as error:  # noqa: BLE001 - one part's failure stays with that part
             trace = traceback.format_exc()[-MAX_TRACEBACK:]
             result.internal_error = (result.internal_error or "") + f"part {spec.id}:\n{trace}"

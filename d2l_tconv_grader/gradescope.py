@@ -41,7 +41,7 @@ from pathlib import Path
 import d2l_tconv
 from d2l_tconv.exercise_checks import FREE_TEXT, PARTS
 
-from .report import feedback_markdown, load, needs_review, points
+from .report import feedback_markdown, load, needs_review, points, relabel
 from .rubric import max_points
 
 #: The two packages the bundle carries, as they sit in the checkout (``d2l-tconv/<name>/``).
@@ -133,7 +133,7 @@ def results_json(rec: dict, sandbox: str, seconds: float, note: str = "") -> dic
             "name": f"{entry['part']} {spec.title[lang]}", "number": entry["part"],
             "score": entry["points"], "max_score": entry["max_points"],
             "status": "passed" if entry["points"] >= entry["max_points"] else "failed",
-            "output": f"{entry['status'][lang]}\n{message}".strip(),
+            "output": relabel(f"{entry['status'][lang]}\n{message}", rec, lang).strip(),
             "visibility": "visible"})
     for question in FREE_TEXT:
         text = ("Graded by hand by your instructor (not part of this automatic score): "

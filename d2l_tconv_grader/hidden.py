@@ -52,7 +52,8 @@ from .data import MISSING, InvalidAnswer, decode_answer
 from .measure import timings_problem
 from .texts import Text
 
-__all__ = ["ATOL", "RTOL", "CASES", "Outcome", "hidden_inputs", "score_calls", "score_values"]
+__all__ = ["ATOL", "RTOL", "CASES", "Outcome", "hidden_inputs", "kernel_2d", "score_calls",
+           "score_decoded", "score_values"]
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,12 @@ def hidden_inputs(seed: int) -> dict[str, list[tuple]]:
         inputs["2c"].append((torch.randn(n, c, h, w, generator=g),
                              torch.randn(c_out, c, kh, kw, generator=g)))
     return inputs
+
+
+def kernel_2d(seed: int) -> torch.Tensor:
+    """The 3 x 3 kernel with which the grader measures part 2d itself (:mod:`.measured`)."""
+    _, g = _rng(seed, "2d")
+    return torch.randn(3, 3, generator=g)
 
 
 def hidden_x(seed: int, shape: tuple[int, int], count: int = 3) -> list[torch.Tensor]:
@@ -313,6 +320,11 @@ def score_values(part_id: str, raw: Any, seed: int) -> Outcome:
                             + ([f"{', '.join(none)} は None のままです"] if none else []))
         return Outcome(0, Text(f"missing: {text}", f"未回答: {text_ja}"),
                        Text(f"No answer: {text}.", f"答えがありません: {text_ja}。"))
+    return score_decoded(part_id, values, seed)
+
+
+def score_decoded(part_id: str, values: dict[str, Any], seed: int) -> Outcome:
+    """Score a value part from its decoded values (name -> value), each criterion apart."""
     points, wrong, en, ja = 0, [], [], []
     for names, worth, test in _VALUE_CRITERIA[part_id](values, seed):
         try:

@@ -4,9 +4,12 @@
     python -m d2l_tconv_grader finalize OUT_DIR   # automatic + free-text marks -> final_grades.csv
 
 ``apply`` re-renders the gradebook, the feedback and the report from the stored records
-(``details/``) with the decisions in ``decisions.csv``, without running any notebook again.
-``finalize`` refuses, listing every problem, while a free-text mark is missing, not a number
-or out of range, or a submission still awaits its review decision.
+(``details/``) with the decisions in ``decisions.csv``, without running any notebook again,
+and the LMS grade file with its section of the report where the grading run asked for one
+(``--roster``/``--lms``, :func:`.lms.refresh`). ``finalize`` refuses, listing every problem,
+while a free-text mark is missing, not a number or out of range, or a submission still awaits
+its review decision; otherwise it re-renders the same files as ``apply`` (so that they agree
+with ``final_grades.csv``) and writes ``final_grades.csv``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from d2l_tconv.exercise_checks import FREE_TEXT
 
+from . import lms
 from .escape import csv_cell
 from .report import MAX_AUTO, apply_decision, load, needs_review, points, read_decisions, render
 from .rubric import max_points
@@ -74,18 +78,19 @@ def _number(value: float) -> str:
 
 
 def finalize(out: Path) -> int:
-    records, _ = load(out)
+    records, run = load(out)
     names = {r["submission"] for r in records}
     decisions = read_decisions(out / "decisions.csv", names)
-    records = [apply_decision(r, decisions.get(r["submission"])) for r in records]
+    decided = [apply_decision(r, decisions.get(r["submission"])) for r in records]
     marks, problems = read_marks(out / "free_text_marks.csv", names)
     problems += [f"{r['submission']}: awaits a review decision in decisions.csv"
-                 for r in records if needs_review(r)]
+                 for r in decided if needs_review(r)]
     if problems:
         print(f"finalize: refused, {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"- {problem}", file=sys.stderr)
         return 1
+    records = _render(out, records, run)
     free_max = sum(max_points(q.id) for q in FREE_TEXT)
     path = out / "final_grades.csv"
     with open(path, "w", newline="", encoding="utf-8") as file:
@@ -101,9 +106,16 @@ def finalize(out: Path) -> int:
     return 0
 
 
+def _render(out: Path, records: list[dict], run: dict) -> list[dict]:
+    """Every file of ``out`` re-rendered with ``decisions.csv``, the LMS file included."""
+    records = render(out, records, run)
+    lms.refresh(out)
+    return records
+
+
 def apply(out: Path) -> int:
     records, run = load(out)
-    pending = sum(needs_review(r) for r in render(out, records, run))
+    pending = sum(needs_review(r) for r in _render(out, records, run))
     print(f"applied {out / 'decisions.csv'}; rewrote gradebook.csv, grades_wide.csv, "
           f"feedback/, report.md ({pending} submission(s) still awaiting review)")
     return 0

@@ -20,12 +20,18 @@ silently dropped: a submission that is not in the roster, a roster entry with no
 a row without the identifier the LMS needs and a submission awaiting review (its cell is left
 empty, not 0) are all listed in the "LMS grade file" section of report.md and on stdout.
 Every cell goes through :func:`.escape.csv_cell`.
+
+The export asked for is kept in ``OUT_DIR/lms_export.json`` (the LMS, the item and the roster),
+so that every later step that re-renders report.md (``apply``, ``finalize``, grading again
+into the same OUT_DIR) makes the LMS file and its section again, from the same decisions
+(:func:`refresh`).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +42,7 @@ ROSTER_KEYS = ("submission", "name", "email", "idnumber", "canvas_id", "sis_user
                "sis_login_id", "section")
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 DEFAULT_ITEM = "Transposed convolution exercises (automatic)"
+SETTINGS = "lms_export.json"
 
 
 @dataclass
@@ -165,15 +172,33 @@ def report_section(done: Export, lms: str) -> str:
 
 
 def write_for_args(args: argparse.Namespace, out: Path, roster: dict | None) -> Export | None:
-    """The LMS export asked for by ``--lms``/``--roster``, its section appended to report.md."""
-    if roster is None or args.lms is None:
+    """The LMS export asked for by ``--lms``/``--roster`` (kept in ``OUT_DIR/lms_export.json``),
+    or else the one an earlier run asked for, with its section appended to report.md."""
+    if roster is not None and args.lms is not None:
+        settings = {"lms": args.lms, "item": args.lms_item, "roster": roster}
+        (out / SETTINGS).write_text(json.dumps(settings, ensure_ascii=False, indent=1) + "\n",
+                                    encoding="utf-8")
+    return refresh(out)
+
+
+def refresh(out: Path) -> Export | None:
+    """(Re)write the LMS file of ``OUT_DIR/lms_export.json``, if there is one, from the stored
+    records with the decisions of ``decisions.csv``, and append its section to report.md
+    (call it after report.md was rendered)."""
+    path = out / SETTINGS
+    if not path.exists():
         return None
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        roster, lms, item = settings["roster"], settings["lms"], settings["item"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not an LMS export of this grader ({error})") from None
     records, _ = load(out)
     decisions = read_decisions(out / "decisions.csv", {r["submission"] for r in records})
     records = [apply_decision(r, decisions.get(r["submission"])) for r in records]
-    done = export(records, roster, args.lms, args.lms_item, out)
+    done = export(records, roster, lms, item, out)
     with open(out / "report.md", "a", encoding="utf-8") as file:
-        file.write(report_section(done, args.lms))
+        file.write(report_section(done, lms))
     unmatched = len(done.not_in_roster) + len(done.no_submission) + len(done.no_identifier)
     print(f"wrote {done.path} ({done.written} row(s); {unmatched} unmatched, "
           f"{len(done.awaiting_review)} awaiting review: see report.md)")

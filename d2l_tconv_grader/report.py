@@ -30,7 +30,7 @@ from pathlib import Path
 from d2l_tconv.exercise_checks import FREE_TEXT, PARTS
 from d2l_tconv.project import colab_setup_source
 
-from .cells import cell_label, skip_shell_lines
+from .cells import cell_label, name_cells, skip_shell_lines
 from .escape import csv_cell, md_block, md_inline
 from .grader import SubmissionResult
 from .rubric import RUBRIC, max_points
@@ -103,7 +103,6 @@ _TEXT = {
 _SETUP_LINES = {line.strip() for lang in ("en", "ja")
                 for line in colab_setup_source(lang).splitlines()}
 _REFUSED = re.compile(r"^(PermissionError|BlockingIOError|OSError): \[Errno (1|11)\]")
-_CELL_REF = re.compile(r"\b([Cc]ell|セル) (\d+)")
 
 
 def _number(points: float) -> str:
@@ -228,7 +227,7 @@ def write_gradebook(out: Path, records: list[dict]) -> Path:
             for entry in rec["parts"]:
                 writer.writerow([csv_cell(rec["submission"]), entry["part"],
                                  _number(entry["points"]), entry["max_points"],
-                                 csv_cell(entry["status"]["en"])])
+                                 csv_cell(relabel(entry["status"]["en"], rec, "en"))])
     return path
 
 
@@ -300,12 +299,10 @@ def write_histogram(path: Path, records: list[dict]) -> bool:
 
 # --- the student's feedback --------------------------------------------------------------------
 
-def _relabel(text: str, rec: dict, lang: str) -> str:
-    """Cell numbers (all cells counted) in ``text`` as code-cell labels."""
-    def label(match: re.Match) -> str:
-        found = rec["labels"].get(match.group(2))
-        return found[lang] if found else match.group(0)
-    return _CELL_REF.sub(label, text)
+def relabel(text: str, rec: dict, lang: str) -> str:
+    """Cell numbers (all cells counted) in ``text`` as the code-cell labels of ``rec`` in
+    ``lang``: every file names a cell as the feedback does."""
+    return name_cells(text, {index: label[lang] for index, label in rec["labels"].items()})
 
 
 def _skipped(rec: dict, lang: str) -> list[str]:
@@ -339,7 +336,7 @@ def _first_fixes(rec: dict, lang: str) -> list[str]:
             fixes.append(text["refused"].format(label=label,
                                                 error=_code(error, 80)))
     if rec["ended"].startswith("stopped"):
-        why = _relabel(local(rec["ended"], lang), rec, lang)
+        why = relabel(local(rec["ended"], lang), rec, lang)
         fixes.append(text["stopped"].format(why=why[:200]))
     return fixes
 
@@ -369,7 +366,7 @@ def feedback_markdown(rec: dict) -> str:
         lines += [f"## {text['notes']}", "", *(f"- {md_inline(note)}" for note in notes), ""]
     lines += [f"| {text['part']} | {text['points']} | {text['status']} |", "|---|---|---|"]
     for entry in rec["parts"]:
-        status = _relabel(entry["status"][lang], rec, lang)
+        status = relabel(entry["status"][lang], rec, lang)
         if entry["flag_kind"] == "integrity" and needs_review(rec):
             status = text["review_status"]
         lines.append(f"| {entry['part']} | {_number(entry['points'])} / {entry['max_points']} "
@@ -379,7 +376,7 @@ def feedback_markdown(rec: dict) -> str:
         if entry["flag_kind"] == "integrity" and needs_review(rec):
             continue  # said once, above
         message = entry["status" if entry["flag_kind"] == "rule" else "message"][lang]
-        first, *more = _relabel(message, rec, lang).splitlines() or [""]
+        first, *more = relabel(message, rec, lang).splitlines() or [""]
         details += [f"**{entry['part']}**: {md_inline(first)}",
                     *(f"- {md_inline(line)}" for line in more), ""]
     lines += ["", *([f"## {text['details']}", "", *details] if details else [])]
@@ -393,7 +390,7 @@ def feedback_markdown(rec: dict) -> str:
             lines.append(f"- {label}: `{error}`")
         lines.append("")
     lines += [text["checked"], "",
-              f"{text['run']}: {md_inline(_relabel(local(rec['ended'], lang), rec, lang))}"
+              f"{text['run']}: {md_inline(relabel(local(rec['ended'], lang), rec, lang))}"
               f"{stop}", ""]
     return "\n".join(lines)
 
@@ -468,7 +465,8 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
         codes = ", ".join(sorted({f"{f['code']} ({f['kind']})" for f in rec["flags"]})) or "-"
         review = "yes" if needs_review(rec) else (rec["decision"] or {}).get("decision", "-")
         lines.append(f"| {md_inline(rec['submission'])} | {_number(points(rec))} / {MAX_AUTO} | "
-                     f"{review} | {md_inline(rec['ended'], 200)} | {md_inline(codes)} |")
+                     f"{review} | {md_inline(relabel(rec['ended'], rec, 'en'), 200)} | "
+                     f"{md_inline(codes)} |")
     if run.get("decisions_error"):
         lines += ["", f"**decisions.csv was NOT applied: {md_inline(run['decisions_error'])}.** "
                   "Fix it, then run `python -m d2l_tconv_grader apply OUT_DIR`."]
@@ -510,7 +508,8 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
         failed = [f"{md_inline(rec['labels'].get(i, {}).get('en', i))} {c['status']}"
                   for i, c in sorted(rec["cells"].items(), key=lambda item: int(item[0]))
                   if c["status"] != "ok"]
-        lines.append(f"- **{md_inline(rec['submission'])}**: {md_inline(rec['ended'], 200)}"
+        lines.append(f"- **{md_inline(rec['submission'])}**: "
+                     f"{md_inline(relabel(rec['ended'], rec, 'en'), 200)}"
                      + (f"; {', '.join(failed)}" if failed else ""))
         lines += [f"  - {cause}" for cause in causes]
     errors = [r for r in records if r.get("internal_error")]

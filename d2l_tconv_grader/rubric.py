@@ -101,17 +101,24 @@ POLICY: list[tuple[str, str]] = [
      "rows (n + a)(n + b) of the same form for every n (the right (n − 2)², or an off-by-one "
      "such as (n − 1)² or (n − 2)(n − 1)), so a W of 1d with a wrong number of rows, or "
      "transposed, does not cost 2d again. A float64 W does "
-     "(the part asks for float32), and the message says \"2x the bytes\". If 2d's cell "
-     "crashed because of 1d's W (a transposed W makes `W @ x` fail), the automatic grade of 2d "
-     "is 0: give it back by hand when the values would have been right.",
+     "(the part asks for float32), and the message says \"2x the bytes\". If 1d's W breaks "
+     "the 2d cell itself (a transposed W makes `W @ x` fail), the grader measures 2d in the "
+     "sandbox with the student's own W (its bytes as built, dtype and layout included, and "
+     "the time of `Wᵀ @ x` for a transposed W) and scores that by the same rules; the status "
+     "says \"measured by the grader\" and the feedback names the cause (the shape of W). "
+     "A 2d cell that fails with a W of the right shape is not measured for the student. "
+     "Nothing to restore by hand.",
      "**1 つの誤りで 2 度減点しない。** 2d は学生自身の W で判定する。`dense_bytes` の各値が "
      "4 バイト × 自分の W の行数 × n² 列で、行数がどの n でも同じ形 (n + a)(n + b)（正しい "
      "(n − 2)²、または (n − 1)² や (n − 2)(n − 1) のような 1 つずれた形）であれば点を与えるので、"
      "1d の W の行数が違っていても、"
      "転置していても、2d でもう一度減点することはない。float64 の W は減点する（小問は float32 "
      "を求めている）。メッセージは「2 倍のバイト数」と伝える。1d の W のせいで 2d のセル自体が"
-     "失敗した場合（転置した W では `W @ x` が失敗する）、2d の自動採点は 0 点になる。値が"
-     "正しかったはずなら手で点を戻す。"),
+     "失敗した場合（転置した W では `W @ x` が失敗する）、採点プログラムが学生自身の W を使って"
+     "サンドボックスの中で 2d を測定し（作ったとおりの W のバイト数。dtype とレイアウトも含む。"
+     "転置した W なら `Wᵀ @ x` の時間）、同じ基準で採点する。状態には「採点プログラムが測定」"
+     "と書き、フィードバックには原因（W の形状）を書く。W の形状が正しいのに 2d のセルが失敗"
+     "した場合は、学生に代わって測定しない。手で点を戻す必要はない。"),
     ("**Not attempted is 0**: a value still `None`, a function that still raises "
      "`NotImplementedError`.",
      "**未着手は 0 点**: `None` のままの値、まだ `NotImplementedError` を送出する関数。"),

@@ -455,6 +455,14 @@ def honest_other_types():
     return nb
 
 
+# --- one mistake, charged once (issue 15) -------------------------------------------------
+
+def transposed_w_ja():
+    """1d returns Wᵀ: W @ x fails in the 2d cell, so the grader measures 2d itself."""
+    return _replace(_completed("ja"), "            W[i * ow + j] = window.reshape(-1)\n    return W\n",
+                    "            W[i * ow + j] = window.reshape(-1)\n    return W.T  # 転置してしまった\n")
+
+
 HONEST = (honest_self_test_en, honest_self_test_ja, honest_time_magic, honest_resource,
           honest_paths, honest_figure_helper, honest_pip_in_imports, honest_reuses_names,
           honest_other_types)
@@ -465,7 +473,7 @@ FIXTURES: dict[str, Callable[[], nbformat.NotebookNode | str]] = {
         not_a_notebook, empty, infinite_loop, unstoppable_loop, memory_hog, fake_pass,
         redefines_check, monkeypatch_torch, monkeypatch_transformer, monkeypatch_otter,
         monkeypatch_grader, always_equal, reads_solutions_template, imports_reference,
-        escapes_template, network, untouched_ja, *ATTACKS, *HONEST,
+        escapes_template, network, untouched_ja, transposed_w_ja, *ATTACKS, *HONEST,
     )
 }
 

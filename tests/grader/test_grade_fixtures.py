@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ import pytest
 from conftest import skip_or_fail
 
 from d2l_tconv.exercise_checks import PARTS
+from d2l_tconv_grader.cells import cell_label
 from d2l_tconv_grader.escape import md_inline, safe_name
 from d2l_tconv_grader.sandbox import find_sandbox, make_stage, verify_sandbox
 
@@ -114,6 +116,14 @@ def _cell(name: str, needle: str) -> int:
     return hits[0] + 1
 
 
+def _label(name: str, needle: str) -> str:
+    """How the gradebook names that cell (as the feedback does): ``code cell 12 (`line`)``."""
+    path = next(FIXTURES.glob(f"{name}*.fixture"))
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = [(i + 1, "".join(c["source"])) for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    return cell_label(code, _cell(name, needle))
+
+
 def _flagged(*codes: str) -> dict[str, tuple[int, str]]:
     return {p: (0, f"flagged: {', '.join(sorted(codes))}") for p in IDS}
 
@@ -130,7 +140,7 @@ def _small_notebook() -> dict[str, tuple[int, str]]:
 
 def expected() -> dict[str, dict[str, tuple[int, str]]]:
     """Every submission's (points, status) per part."""
-    stopped = _cell("unstoppable_loop", "catches the time-limit interruption")
+    stopped = _label("unstoppable_loop", "catches the time-limit interruption")
     return {
         "always_equal": _flagged("eq-override"),
         "correct_en": FULL,
@@ -162,22 +172,25 @@ def expected() -> dict[str, dict[str, tuple[int, str]]]:
         "raises_top_level": {
             **FULL,
             "1b": (0, f"missing: WtW not defined "
-                      f"(cell {_cell('raises_top_level', 'not sure yet')}: ValueError)"),
+                      f"({_label('raises_top_level', 'not sure yet')}: ValueError)"),
             "1c": (0, "missing: rank_WtW, WtW_is_identity not defined "
-                      f"(cell {_cell('raises_top_level', 'rank_WtW = int(')}: NameError)"),
+                      f"({_label('raises_top_level', 'rank_WtW = int(')}: NameError)"),
         },
         "reads_solutions": _flagged("imports-reference", "reads-course-files"),
         "redefines_check": _flagged("redefines-check"),
         "syntax_error": {
             **FULL,
             "2c": (0, "missing: conv_by_matmul not defined "
-                      f"(cell {_cell('syntax_error', 'def conv_by_matmul(X, K)')}: SyntaxError)"),
+                      f"({_label('syntax_error', 'def conv_by_matmul(X, K)')}: SyntaxError)"),
         },
         "untouched_ja": _all("not attempted"),
+        # issue 15: one mistake, charged once: Wᵀ costs 1d; 2d is measured with the student's W
+        "transposed_w_ja": {**FULL, "1d": (0.75, "partial: 1 of 4 hidden inputs"),
+                            "2d": (2, "ok (measured by the grader: the 2d cell failed)")},
         **{name: FULL for name in HONEST},  # issue 15: no style costs a point
         "unstoppable_loop": {
             **{p: FULL[p] for p in ("1a", "1b", "1c", "1d", "1e")},
-            **{p: (0, f"not reached: cell {stopped} could not be interrupted")
+            **{p: (0, f"not reached: {stopped} could not be interrupted")
                for p in ("2a", "2b", "2c", "2d")},
         },
     }
@@ -317,6 +330,20 @@ def test_the_student_notebook_as_handed_out_runs_cleanly(graded):
     assert {c["status"] for c in details["cells"].values()} == {"ok"}
     # only the placeholder: stripped, so nothing to mark
     assert exercise_source_placeholder("ja") and details["answers"] == {"1": "", "2": ""}
+
+
+def test_a_transposed_w_is_charged_in_1d_only_and_the_feedback_says_why(graded):
+    details = _details(graded, "transposed_w_ja")
+    cell = _cell("transposed_w_ja", "dense_bytes.append(")
+    assert details["cells"][str(cell)]["error"].startswith("RuntimeError: size mismatch")
+    feedback = (graded["out"] / "feedback" / "transposed_w_ja.md").read_text(encoding="utf-8")
+    label = _label("transposed_w_ja", "dense_bytes.append(")
+    ja = label.replace("code cell", "コードセル")
+    assert f"**2d**: 2d のセル（{ja}）が失敗しました: `RuntimeError: size mismatch" in feedback
+    assert "my_kernel2matrix(K, (8, 8)) の形状は (64, 36) で、W @ x に必要な (36, 64)" in feedback
+    assert "採点プログラムがサンドボックスの中で Wᵀ @ x により測定しました" in feedback
+    prose = re.sub(r"`[^`]*`", " ", feedback)  # Japanese feedback: no English sentences
+    assert not re.findall(r"\b[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}\b", prose)
 
 
 def test_honest_notebooks_are_not_flagged_and_keep_their_free_text(graded):
