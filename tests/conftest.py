@@ -1,4 +1,5 @@
-"""Shared fixtures: the devices every device-aware test runs on, and strict mode."""
+"""Shared fixtures: the devices every device-aware test runs on, and strict mode; the order in
+which the files' tests are handed to the workers."""
 
 from __future__ import annotations
 
@@ -42,3 +43,32 @@ def stop_process_group(proc: subprocess.Popen, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+#: Files without a ``slow`` test that still take several seconds of CPU (figures drawn,
+#: fresh interpreters, hypothesis), from ``--durations``: a hint for the order below only.
+LONG_FILES = ("tests/ops/test_explorer.py", "tests/ops/test_animation.py",
+              "tests/ops/test_figures.py", "tests/grader/test_grade_fuzz.py",
+              "tests/ops/test_lazy_imports.py", "tests/exercises/test_exercise_checks.py")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest work first, so that under ``pytest -n 2 --dist loadfile`` (with
+    ``--no-loadscope-reorder``, pyproject.toml) neither worker ends alone with a long file:
+    files with a ``slow`` test (servers, sandboxes, browsers), then the notebooks nbval runs
+    in a kernel and the :data:`LONG_FILES`, then the other files, those with more tests
+    first. Within a file, the order stays."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(path: str) -> tuple[int, int]:
+        tests = files[path]
+        if any(item.get_closest_marker("slow") for item in tests):
+            return (0, 0)
+        if path.endswith(".ipynb") or path in LONG_FILES:
+            return (1, 0)
+        return (2, -len(tests))
+
+    items[:] = [item for path in sorted(files, key=weight) for item in files[path]]

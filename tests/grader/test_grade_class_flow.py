@@ -16,6 +16,7 @@ import pytest
 from conftest import skip_or_fail
 
 from d2l_tconv.exercise_checks import PARTS
+from d2l_tconv_grader.cli import main
 from d2l_tconv_grader.sandbox import find_sandbox, make_stage, verify_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +32,15 @@ pytestmark = pytest.mark.slow  # the grader's command, in bubblewrap
 def _grade(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "d2l_tconv_grader", *args], capture_output=True,
                           text=True, timeout=300, cwd=REPO)
+
+
+def _step(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The command's ``main`` in this process (no fresh interpreter, which costs a second or
+    two of imports): its exit status and printed text, as :func:`_grade` gives them."""
+    capsys.readouterr()
+    code = main(list(args))
+    printed = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, printed.out, printed.err)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -135,13 +145,14 @@ def test_untouched_parts_are_not_attempted(graded):
     assert {r["status"] for r in rows} == {"not attempted"}
 
 
-def test_decisions_marks_and_finalize(graded):
+def test_decisions_marks_and_finalize(graded, capsys):
     submissions, out = graded
     assert _agree(out)[FLAGGED] == 0
     decisions = _rows(out / "decisions.csv")
     assert [(r["submission"], r["decision"]) for r in decisions] == [(FLAGGED, "")]
 
-    # finalize refuses while marks are missing and a review is pending
+    # finalize refuses while marks are missing and a review is pending (the command itself;
+    # the later steps call its main in this process)
     done = _grade("finalize", str(out))
     assert done.returncode == 1 and "not marked yet" in done.stderr
     assert f"{FLAGGED}: awaits a review decision" in done.stderr
@@ -169,10 +180,10 @@ def test_decisions_marks_and_finalize(graded):
 
     # a bad decision is a usage error naming the line
     _write(out / "decisions.csv", ["submission", "decision", "note"], [[FLAGGED, "maybe", ""]])
-    done = _grade("apply", str(out))
+    done = _step(capsys, "apply", str(out))
     assert done.returncode == 2 and "line 2" in done.stderr and "accept" in done.stderr
     _write(out / "decisions.csv", ["submission", "decision", "note"], [[FLAGGED, "accept", ""]])
-    assert _grade("apply", str(out)).returncode == 0
+    assert _step(capsys, "apply", str(out)).returncode == 0
 
     # marks: out of range and not a number are refused; then finalize writes the grades
     marks = _rows(out / "free_text_marks.csv")
@@ -180,12 +191,12 @@ def test_decisions_marks_and_finalize(graded):
     rows = [[m["submission"], m["question"], "3", m["max_points"], ""] for m in marks]
     rows[0][2], rows[1][2] = "5", "three"
     _write(out / "free_text_marks.csv", list(marks[0]), rows)
-    done = _grade("finalize", str(out))
+    done = _step(capsys, "finalize", str(out))
     assert done.returncode == 1
     assert "between 0 and 4, got 5" in done.stderr and "must be a number" in done.stderr
     rows[0][2], rows[1][2] = "4", "2.5"
     _write(out / "free_text_marks.csv", list(marks[0]), rows)
-    done = _grade("finalize", str(out))
+    done = _step(capsys, "finalize", str(out))
     assert done.returncode == 0, done.stderr
     final = {r["submission"]: r for r in _rows(out / "final_grades.csv")}
     assert set(final) == set(CLASS)

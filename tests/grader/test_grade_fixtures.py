@@ -1,15 +1,24 @@
 """The grader on the fixture submissions: exact scores and statuses, and what the sandbox held.
 
-All fixtures are graded ONCE, by the real command (``python -m d2l_tconv_grader``), with two
-sandboxes at a time; every test below reads that one gradebook and its side files. The attacks
-on the grader itself (``attack_*``, issue 8) are graded in that same run, beside the correct
-and the untouched notebook, and copies of the correct notebook under hostile file names.
+The fixtures are graded by the real command (``python -m d2l_tconv_grader``), with two
+sandboxes at a time, in four runs made ONCE for this module (every test below reads their
+gradebooks and side files; each fixture is graded in one run, but the controls are graded
+again alone, and the correct notebook, the target of ``escapes``, in ``others`` as well):
 
-Time limits (issue 13): the run uses the grader's defaults (30 s per cell, 10 s per hidden
-call, 120 s per submission): over 10 times the slowest cell of the correct notebook (about
-0.9 s with a cold font cache, 1.8 s under a two-core load), its hidden calls (milliseconds)
-and the whole notebook (about 3 s). The fixtures that must time out never finish
-(``while True``), so the limit decides only when they stop.
+- ``attacks``: the attacks on the grader itself (``attack_*`` and copies of the correct
+  notebook under hostile file names, issue 8), beside the controls (the correct and the
+  untouched notebook); timed;
+- ``controls``: the two controls alone, timed: issue 8's bound compares the two times;
+- ``others``: every other fixture but the two below, with the correct notebook;
+- ``hanging``: the two fixtures with a cell that never ends, graded while ``others`` runs.
+
+Time limits (issue 13): the first three runs use the grader's defaults (30 s per cell, 10 s
+per hidden call, 120 s per submission): over 10 times the slowest cell of the correct notebook
+(about 0.9 s with a cold font cache, 1.8 s under a two-core load), its hidden calls
+(milliseconds) and the whole notebook (about 3 s). The ``hanging`` fixtures never finish a
+cell (``while True``), so the limit decides only when they stop: their run uses 5 s per cell
+(the other cells of ``infinite_loop`` still finish well within it); that the default is 30 s
+is checked in tests/grader/test_grade_units.py.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,6 +52,11 @@ HONEST = sorted(p.name.removesuffix(".fixture") for p in FIXTURES.glob("honest_*
 pytestmark = pytest.mark.slow  # the grader's command, in bubblewrap
 LIMITS = ["--timeout", "120", "--cell-timeout", "30", "--part-timeout", "10",
           "--memory-mb", "2048"]
+#: The ``hanging`` run: its cells stop at the cell limit, which only says when.
+HANGING_LIMITS = ["--timeout", "120", "--cell-timeout", "5", "--part-timeout", "10",
+                  "--memory-mb", "2048"]
+CONTROLS = ["correct_en", "untouched_ja"]
+HANGING = ["infinite_loop", "unstoppable_loop"]
 #: Hostile file names (issue 8) -> (the fixture copied under that name, its gradebook name):
 #: formulas for a spreadsheet, and a line break that would add a row to report.md's table.
 ATTACK_FILE_NAMES = {
@@ -50,27 +66,41 @@ ATTACK_FILE_NAMES = {
 }
 
 
-def _copy_fixtures(submissions: Path, out: Path, names: list[str] | None = None) -> None:
-    submissions.mkdir()
+def _fixture_names() -> list[str]:
+    return sorted(p.name.removesuffix(".fixture").removesuffix(".template")
+                  for p in FIXTURES.glob("*.fixture"))
+
+
+def _copy_fixtures(submissions: Path, out: Path, names: list[str],
+                   hostile_names: bool = False) -> list[str]:
+    """The fixtures ``names`` into ``submissions``, with the copies of the correct notebook
+    under hostile file names when it is among them (and ``hostile_names``); returns the names
+    of the files it wrote."""
+    submissions.mkdir(parents=True)
+    copied = []
     for fixture in sorted(FIXTURES.glob("*.fixture")):
         text = fixture.read_text(encoding="utf-8")
         name = fixture.name.removesuffix(".fixture").removesuffix(".template")
-        if names is not None and name not in names:
+        if name not in names:
             continue
         text = (text.replace("{{REPO}}", str(REPO)).replace("{{SUBMISSIONS}}", str(submissions))
                 .replace("{{OUT}}", str(out)))
         (submissions / f"{name}.ipynb").write_text(text, encoding="utf-8")
+        copied.append(f"{name}.ipynb")
     for file_name, (fixture, _) in ATTACK_FILE_NAMES.items():
-        if names is None or fixture in names:
+        if hostile_names and fixture in names:
             (submissions / f"{file_name}.ipynb").write_bytes(
                 (submissions / f"{fixture}.ipynb").read_bytes())
+            copied.append(f"{file_name}.ipynb")
+    return copied
 
 
-def _grade(submissions: Path, out: Path) -> tuple[subprocess.CompletedProcess, float]:
+def _grade(submissions: Path, out: Path,
+           limits: list[str]) -> tuple[subprocess.CompletedProcess, float]:
     start = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "d2l_tconv_grader", str(submissions), "--out", str(out),
-         "--seed", str(SEED), "--jobs", "2", *LIMITS],
+         "--seed", str(SEED), "--jobs", "2", *limits],
         capture_output=True, text=True, timeout=1200, cwd=REPO)
     return done, time.monotonic() - start
 
@@ -79,30 +109,66 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@dataclass
+class Run:
+    """One run of the grader's command: its folders, gradebook rows, printed text, wall time,
+    and the digests of the files the escape fixture attacks, before and after."""
+
+    names: set[str]  # the submissions' names in the gradebook
+    copied: list[str]  # the files put in ``submissions``
+    submissions: Path
+    out: Path
+    rows: list[list[str]]
+    stdout: str
+    seconds: float
+    before: dict[Path, str]
+    after: dict[Path, str]
+
+
+def _run(root: Path, names: list[str], limits: list[str], hostile_names: bool = False) -> Run:
+    submissions, out = root / "submissions", root / "out"
+    copied = _copy_fixtures(submissions, out, names, hostile_names)
+    watched = [*sorted(submissions.iterdir()), REPO / "pyproject.toml",
+               REPO / "d2l_tconv_grader" / "hidden.py"]
+    before = {p: _digest(p) for p in watched}
+    done, seconds = _grade(submissions, out, limits)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    shown = {shown for shown, fixture in _gradebook_names().items()
+             if fixture in names and (hostile_names or shown == fixture)}
+    return Run(shown, copied, submissions, out, rows, done.stdout, seconds, before,
+               {p: _digest(p) for p in watched})
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Grade every fixture once; return the output folder, the gradebook and the digests of
-    files the escape fixture attacked, before and after."""
+def graded(tmp_path_factory) -> dict[str, Run]:
+    """Grade the fixtures in the four runs of the module's docstring: the two timed runs one
+    after the other, then ``others`` while ``hanging`` waits for its cells' limits."""
     root = tmp_path_factory.mktemp("grading")
     sandbox = verify_sandbox(find_sandbox(), make_stage(root / "stage"), [])
     if sandbox.kind != "bubblewrap":
         skip_or_fail(f"bubblewrap (bwrap) not installed or not working: {sandbox.problem}")
-    submissions, out = root / "submissions", root / "out"
-    _copy_fixtures(submissions, out)
-    watched = [*sorted(submissions.iterdir()), REPO / "pyproject.toml",
-               REPO / "d2l_tconv_grader" / "hidden.py"]
-    before = {p: _digest(p) for p in watched}
-    done, _ = _grade(submissions, out)
-    assert done.returncode == 0, done.stdout + done.stderr
-    with open(out / "gradebook.csv", newline="", encoding="utf-8") as file:
-        rows = list(csv.reader(file))
-    after = {p: _digest(p) for p in watched}
-    return {"out": out, "rows": rows, "before": before, "after": after, "stdout": done.stdout,
-            "submissions": submissions}
+    others = [n for n in _fixture_names()
+              if n not in ATTACKS and n not in HANGING and n != "untouched_ja"]
+    runs = {"attacks": _run(root / "attacks", [*CONTROLS, *ATTACKS], LIMITS,
+                            hostile_names=True),
+            "controls": _run(root / "controls", CONTROLS, LIMITS)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hanging = pool.submit(_run, root / "hanging", HANGING, HANGING_LIMITS)
+        runs["others"] = _run(root / "others", others, LIMITS)
+        runs["hanging"] = hanging.result()
+    return runs
+
+
+def _run_of(graded: dict[str, Run], name: str) -> Run:
+    """The (first) run that graded the submission ``name``."""
+    return next(run for run in graded.values() if name in run.names)
 
 
 def _details(graded, name: str) -> dict:
-    return json.loads((graded["out"] / "details" / f"{name}.json").read_text(encoding="utf-8"))
+    out = _run_of(graded, name).out
+    return json.loads((out / "details" / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def _cell(name: str, needle: str) -> int:
@@ -214,33 +280,38 @@ def _blocks(rows: list[list[str]]) -> dict[str, list[list[str]]]:
 
 
 def test_gradebook_has_one_row_per_part_of_every_submission(graded):
-    rows = graded["rows"]
-    assert rows[0] == ["submission", "part", "points", "max_points", "status"]
-    blocks = _blocks(rows)
-    assert set(blocks) == set(_gradebook_names())
-    for name, block in blocks.items():
-        assert [r[1] for r in block] == IDS, name
+    for label, run in graded.items():
+        assert run.rows[0] == ["submission", "part", "points", "max_points", "status"], label
+        blocks = _blocks(run.rows)
+        assert set(blocks) == run.names, label
+        for name, block in blocks.items():
+            assert [r[1] for r in block] == IDS, (label, name)
+    assert set().union(*(run.names for run in graded.values())) == set(_gradebook_names())
 
 
 def test_gradebook_has_exactly_the_expected_rows(graded):
     maximum = {p.id: p.points for p in PARTS}
-    blocks = _blocks(graded["rows"])
     for name, parts in sorted(expected().items()):
         want = [[name, part, str(parts[part][0]), str(maximum[part]), parts[part][1]]
                 for part in IDS]
-        assert blocks[name] == want, name
+        runs = [run for run in graded.values() if name in run.names]
+        assert runs, name
+        for run in runs:  # the correct notebook, in several runs, scores the same in each
+            assert _blocks(run.rows)[name] == want, name
 
 
 def test_every_fixture_was_graded_and_has_feedback(graded):
-    for name in _gradebook_names():
-        file_name = name.removeprefix("'")
-        assert (graded["out"] / "feedback" / f"{file_name}.md").is_file(), name
+    for run in graded.values():
+        for name in run.names:
+            file_name = name.removeprefix("'")
+            assert (run.out / "feedback" / f"{file_name}.md").is_file(), name
 
 
 def test_sandbox_kept_files_outside_scratch_unchanged(graded):
-    assert graded["before"] == graded["after"]
-    text = (graded["out"] / "gradebook.csv").read_text(encoding="utf-8")
-    assert not any(line.startswith("alice,") for line in text.splitlines())
+    for label, run in graded.items():
+        assert run.before == run.after, label
+        text = (run.out / "gradebook.csv").read_text(encoding="utf-8")
+        assert not any(line.startswith("alice,") for line in text.splitlines()), label
     assert not Path("/etc/d2l-tconv-escape").exists()
     cells = _details(graded, "escapes")["cells"]
     errors = [cells[str(_cell("escapes", needle))]["error"] for needle in
@@ -283,10 +354,12 @@ def test_time_and_memory_limits_stop_cells_not_grading(graded):
 
 
 def test_flagged_submissions_get_nothing_but_are_reported(graded):
-    report = (graded["out"] / "report.md").read_text(encoding="utf-8")
-    assert "sandbox: bubblewrap" in report and "NO SANDBOX" not in report
+    for label, run in graded.items():
+        report = (run.out / "report.md").read_text(encoding="utf-8")
+        assert "sandbox: bubblewrap" in report and "NO SANDBOX" not in report, label
     for name, parts in expected().items():
         if parts["1a"][1].startswith("flagged"):
+            report = (_run_of(graded, name).out / "report.md").read_text(encoding="utf-8")
             assert f"- **{name}**:" in report
             details = _details(graded, name)
             assert details["flags"], name
@@ -302,26 +375,31 @@ def test_flagged_submissions_get_nothing_but_are_reported(graded):
 
 
 def test_free_text_collected_for_marking(graded):
-    text = (graded["out"] / "free_text_for_marking.md").read_text(encoding="utf-8")
-    assert text.count("### Rubric") == 2
+    for label, run in graded.items():
+        text = (run.out / "free_text_for_marking.md").read_text(encoding="utf-8")
+        assert text.count("### Rubric") == 2, label
+    text = (graded["others"].out / "free_text_for_marking.md").read_text(encoding="utf-8")
     assert "### correct_en" in text and "The transposed convolution is the *transpose*" in text
     assert "_(not readable: invalid JSON (JSONDecodeError))_" in text
     assert "_(no answer cell found: check the notebook by hand)_" in text  # small fixtures
-    feedback = (graded["out"] / "feedback" / "partly_wrong_ja.md").read_text(encoding="utf-8")
+    feedback = (_run_of(graded, "partly_wrong_ja").out / "feedback" / "partly_wrong_ja.md"
+                ).read_text(encoding="utf-8")
     assert "自動採点: 9 / 18 点。" in feedback
     assert "非公開の入力 4 個のうち 0 個に正解しました" in feedback
 
 
 def test_command_printed_the_sandbox(graded):
-    assert graded["stdout"].startswith("sandbox: bubblewrap")
-    assert "wrote" in graded["stdout"]
+    for label, run in graded.items():
+        assert run.stdout.startswith("sandbox: bubblewrap"), label
+        assert "wrote" in run.stdout, label
 
 
 def test_grading_does_not_touch_the_submissions_folder(graded):
-    names = sorted(p.name for p in graded["submissions"].iterdir())
-    fixtures = {p.name.removesuffix(".fixture").removesuffix(".template")
-                for p in FIXTURES.glob("*.fixture")}
-    assert names == sorted(f"{n}.ipynb" for n in [*fixtures, *ATTACK_FILE_NAMES])
+    for label, run in graded.items():
+        names = sorted(p.name for p in run.submissions.iterdir())
+        assert names == sorted(run.copied), label
+    copied = set().union(*(run.copied for run in graded.values()))
+    assert copied == {f"{n}.ipynb" for n in [*_fixture_names(), *ATTACK_FILE_NAMES]}
 
 
 def test_the_student_notebook_as_handed_out_runs_cleanly(graded):
@@ -347,9 +425,10 @@ def test_a_transposed_w_is_charged_in_1d_only_and_the_feedback_says_why(graded):
 
 
 def test_honest_notebooks_are_not_flagged_and_keep_their_free_text(graded):
-    text = (graded["out"] / "free_text_for_marking.md").read_text(encoding="utf-8")
     assert HONEST
     for name in HONEST:
+        text = (_run_of(graded, name).out / "free_text_for_marking.md").read_text(
+            encoding="utf-8")
         details = _details(graded, name)
         assert not details["integrity"] and all(f["kind"] == "heuristic"
                                                 for f in details["flags"]), name
@@ -389,7 +468,7 @@ ATTACKS = {
 
 
 def test_each_attack_gains_nothing_on_what_it_targets(graded):
-    blocks = _blocks(graded["rows"])
+    blocks = _blocks(graded["attacks"].rows)
     assert set(ATTACKS) <= set(blocks)
     for name, targets in ATTACKS.items():
         got = {row[1]: (float(row[2]), row[4]) for row in blocks[name]}
@@ -398,12 +477,13 @@ def test_each_attack_gains_nothing_on_what_it_targets(graded):
 
 
 def test_controls_beside_the_attacks_keep_their_scores(graded):
-    blocks = _blocks(graded["rows"])
-    for name in ("correct_en", *(shown or safe_name(file_name)
-                                 for file_name, (_, shown) in ATTACK_FILE_NAMES.items())):
-        assert [(r[1], r[2], r[4]) for r in blocks[name]] == [
-            (p.id, str(p.points), "ok") for p in PARTS], name
-    assert sum(float(r[2]) for r in blocks["untouched_ja"]) == 0
+    hostile = [shown or safe_name(file_name) for file_name, (_, shown) in ATTACK_FILE_NAMES.items()]
+    for label in ("attacks", "controls"):  # beside the attacks, and alone
+        blocks = _blocks(graded[label].rows)
+        for name in ["correct_en", *(hostile if label == "attacks" else [])]:
+            assert [(r[1], r[2], r[4]) for r in blocks[name]] == [
+                (p.id, str(p.points), "ok") for p in PARTS], (label, name)
+        assert sum(float(r[2]) for r in blocks["untouched_ja"]) == 0, label
 
 
 def test_run_time_guard_and_its_findings_are_reported(graded):
@@ -423,40 +503,33 @@ def test_shared_memory_is_refused_inside_the_sandbox(graded):
     assert errors[0].startswith("PermissionError: [Errno 1]"), errors
     assert errors[1].startswith("PermissionError: [Errno 1]"), errors
     assert errors[2].startswith("OSError: [Errno 30] Read-only file system"), errors
-    report = (graded["out"] / "report.md").read_text(encoding="utf-8")
+    report = (graded["attacks"].out / "report.md").read_text(encoding="utf-8")
     assert "shared mappings, memfd_create and shmget refused (seccomp)" in report
 
 
 def test_nothing_from_a_submission_is_rendered_or_forged_in_the_outputs(graded):
-    out = graded["out"]
-    report = (out / "report.md").read_text(encoding="utf-8")
-    headings = [line for line in report.splitlines() if line.startswith("#")]
-    assert len(headings) == len(set(headings)) and "<!--" not in report, headings
-    texts = [report, (out / "free_text_for_marking.md").read_text(encoding="utf-8"),
-             *(p.read_text(encoding="utf-8") for p in (out / "feedback").iterdir())]
-    for text in texts:
-        assert "<script" not in text and "<img" not in text
     alias = safe_name("evil\n| x | 18 |")
-    # the alias, with its mapping (as Markdown text: "|" escaped)
-    assert "evil\n" not in report and md_inline(alias) in report
-    gradebook = (out / "gradebook.csv").read_text(encoding="utf-8")
-    assert "\n=HYPERLINK" not in gradebook and "\n@SUM" not in gradebook
+    assert alias in graded["attacks"].names
+    for label, run in graded.items():
+        out = run.out
+        report = (out / "report.md").read_text(encoding="utf-8")
+        headings = [line for line in report.splitlines() if line.startswith("#")]
+        assert len(headings) == len(set(headings)) and "<!--" not in report, (label, headings)
+        texts = [report, (out / "free_text_for_marking.md").read_text(encoding="utf-8"),
+                 *(p.read_text(encoding="utf-8") for p in (out / "feedback").iterdir())]
+        for text in texts:
+            assert "<script" not in text and "<img" not in text, label
+        if alias in run.names:  # the alias, with its mapping (as Markdown text: "|" escaped)
+            assert "evil\n" not in report and md_inline(alias) in report, label
+        gradebook = (out / "gradebook.csv").read_text(encoding="utf-8")
+        assert "\n=HYPERLINK" not in gradebook and "\n@SUM" not in gradebook, label
 
 
-def test_attacks_finish_within_twice_the_controls_plus_one_submission_limit(tmp_path):
-    """Issue 8's bound, measured in this test's own two runs on the same machine: the attacks
-    with the controls, then the controls alone. A grader that hangs on an attack (the
+def test_attacks_finish_within_twice_the_controls_plus_one_submission_limit(graded):
+    """Issue 8's bound, measured in two runs on the same machine, one after the other: the
+    attacks with the controls, then the controls alone. A grader that hangs on an attack (the
     quadratic search took over 200 s) fails it; it asserts no absolute time."""
-    controls = ["correct_en", "untouched_ja"]
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    _copy_fixtures(tmp_path / "a" / "subs", tmp_path / "a" / "out", [*controls, *ATTACKS])
-    _copy_fixtures(tmp_path / "b" / "subs", tmp_path / "b" / "out", controls)
-    sandbox = verify_sandbox(find_sandbox(), make_stage(tmp_path / "stage"), [])
-    if sandbox.kind != "bubblewrap":
-        skip_or_fail(f"bubblewrap (bwrap) not installed or not working: {sandbox.problem}")
-    done, with_attacks = _grade(tmp_path / "a" / "subs", tmp_path / "a" / "out")
-    assert done.returncode == 0, done.stderr
-    done, alone = _grade(tmp_path / "b" / "subs", tmp_path / "b" / "out")
-    assert done.returncode == 0, done.stderr
+    with_attacks, alone = graded["attacks"].seconds, graded["controls"].seconds
+    assert {*ATTACKS, *CONTROLS} <= graded["attacks"].names
+    assert graded["controls"].names == set(CONTROLS)
     assert with_attacks <= 2 * alone + float(LIMITS[1]), (with_attacks, alone)

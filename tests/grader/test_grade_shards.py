@@ -193,15 +193,15 @@ ROSTER = [["submission", "name", "email", "idnumber", "canvas_id", "sis_user_id"
 
 
 @pytest.mark.parametrize("lms", ["moodle", "canvas"])
-def test_lms_files_from_a_merged_run(runs, tmp_path, lms):
+def test_lms_files_from_a_merged_run(runs, tmp_path, capsys, lms):
     roster = tmp_path / "roster.csv"
     rows = [r for r in ROSTER if r[0] != "untouched_ja"]  # a submission not in it
     with open(roster, "w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)
-    merged = tmp_path / "merged"
-    done = _grade("merge", *(str(runs / f"shard{i}") for i in range(3)), "--out", str(merged),
-                  "--roster", str(roster), "--lms", lms, "--lms-item", "Exercise 14.10")
-    assert done.returncode == 0, done.stdout + done.stderr
+    merged = tmp_path / "merged"  # main in this process (the command: the test above)
+    code = main(["merge", *(str(runs / f"shard{i}") for i in range(3)), "--out", str(merged),
+                 "--roster", str(roster), "--lms", lms, "--lms-item", "Exercise 14.10"])
+    assert code == 0, capsys.readouterr()
     table = _rows(merged / f"lms_{lms}.csv")
     totals = _totals(runs / "whole")
     if lms == "moodle":

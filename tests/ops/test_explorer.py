@@ -40,10 +40,12 @@ def set_controls(ex: explorer.Explorer, **values) -> None:
     # the ranges of the output padding and the step follow the other controls: set them last
     later = {"output_padding", "step"}
     for group in ([n for n in order if n not in later], [n for n in order if n in later]):
+        group = [name for name in group if name in values]
+        if not group:  # nothing to set: no second drawing of the same view
+            continue
         with ex.hold():
             for name in group:
-                if name in values:
-                    (ex.sliders.get(name) or getattr(ex, name)).value = values[name]
+                (ex.sliders.get(name) or getattr(ex, name)).value = values[name]
     for name, value in values.items():  # the explorer kept them (all are within range)
         assert (ex.sliders.get(name) or getattr(ex, name)).value == value, name
 
