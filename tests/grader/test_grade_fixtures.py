@@ -414,7 +414,7 @@ def test_a_transposed_w_is_charged_in_1d_only_and_the_feedback_says_why(graded):
     details = _details(graded, "transposed_w_ja")
     cell = _cell("transposed_w_ja", "dense_bytes.append(")
     assert details["cells"][str(cell)]["error"].startswith("RuntimeError: size mismatch")
-    feedback = (graded["out"] / "feedback" / "transposed_w_ja.md").read_text(encoding="utf-8")
+    feedback = (graded["others"].out / "feedback" / "transposed_w_ja.md").read_text(encoding="utf-8")
     label = _label("transposed_w_ja", "dense_bytes.append(")
     ja = label.replace("code cell", "コードセル")
     assert f"**2d**: 2d のセル（{ja}）が失敗しました: `RuntimeError: size mismatch" in feedback
