@@ -16,7 +16,7 @@ chooses, per shape, between two ways (a small cost model, from ``make bench``'s 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -26,11 +26,14 @@ from ._phase_gemm import (
     covers_every_phase,
     group_plans,
     interleave,
+    kernel_gather_index,
+    needs_zero,
     phase_kernel,
     phase_products,
     plan_cost,
     plan_dim,
 )
+from ._subpixel import conv_products
 from ._validation import (
     as_pair,
     check_output_padding,
@@ -118,17 +121,25 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
 
 
 # Strategy choice, from measurements with make bench (see benchmarks/bench_trans_conv.py):
-# the phase decomposition (window copy + one product + interleave) wins on decoder layers; one
-# product plus F.fold (col2im) wins when the kernel is large next to the input (its columns are
-# then far smaller than the copied windows plus the products: FOLD_ADVANTAGE is how much smaller
-# they must be) or smaller than the stride.
+# the phase decomposition wins on decoder layers: its products as one forward convolution
+# ("subpixel") when each phase kernel has several taps, as one matrix product over copied windows
+# ("phase") when it has one (a 1 x 1 convolution is a matrix product, and oneDNN's matrix product
+# was measured faster than its 1 x 1 convolution on the U-Net layers); one product plus F.fold
+# (col2im) wins when the kernel is large next to the input (its columns are then far smaller than
+# the copied windows plus the products: FOLD_ADVANTAGE is how much smaller they must be) or
+# smaller than the stride.
 FOLD_ADVANTAGE = 4
+# The convolution is used from this many taps per phase kernel (n_h * n_w) and up to this many
+# phases (s_h * s_w; beyond, its C_out * s_h * s_w output channels were measured slower than the
+# matrix product, e.g. the book's FCN layer with stride 32).
+SUBPIXEL_MIN_TAPS = 2
+SUBPIXEL_MAX_PHASES = 16
 # Workspace of one step (copied windows plus products, or F.fold's columns), in values: at most
 # WORKSPACE_PER_OUTPUT times the output, so that the peak stays within about three times the
 # output; small outputs may use up to WORKSPACE_FLOOR values (4 MiB in float32).
 WORKSPACE_PER_OUTPUT = 2
 WORKSPACE_FLOOR = 1 << 20
-# "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
+# "subpixel", "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
 FORCE_STRATEGY: str | None = None
 
 
@@ -149,15 +160,25 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
             Y[n0:n0 + images] = fold_trans_conv(X[n0:n0 + images], K, stride, padding, out_hw)
         return Y
     pairs = plan.pairs
-    kernels = [phase_kernel(K, plan_h, plan_w) for plan_h, plan_w in pairs]
-    per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
-    chunks = list(_chunks(N, pairs[0][0].grid, per_row, budget))
+    kernels = [phase_kernel(K, index, with_zero).view(shape)
+               for (index, with_zero), shape in zip(plan.gathers(K.device), plan.kernel_shapes,
+                                                    strict=True)]
+    if plan.strategy == "subpixel":
+        images = max(1, budget // plan.phase_workspace)
+        chunks = [((n0, min(N, n0 + images)), None) for n0 in range(0, N, images)]
+    else:
+        per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
+        chunks = list(_chunks(N, pairs[0][0].grid, per_row, budget))
+    products = conv_products if plan.strategy == "subpixel" else phase_products
     if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
-        return phase_products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
+        return products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
     for (n0, n1), rows in chunks:
         for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
-            band = phase_products(X[n0:n1], W, plan_h, plan_w, rows)
+            if rows is None:
+                band = products(X[n0:n1], W, plan_h, plan_w)
+            else:
+                band = products(X[n0:n1], W, plan_h, plan_w, rows)
             interleave(Y[n0:n1], band, plan_h, plan_w, rows)
             del band  # free it before the next one
     return Y
@@ -167,20 +188,34 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
 class _Plan:
     """How ``trans_conv`` computes one call: the strategy and what it needs."""
 
-    strategy: str  # "phase", "fold" or "zeros"
-    pairs: list = ()  # phase strategy: (height, width) DimPlan pair of each product
-    phase_workspace: int = 0  # per image: copied windows plus products
+    strategy: str  # "subpixel", "phase", "fold" or "zeros"
+    pairs: list = ()  # phase strategies: (height, width) DimPlan pair of each product
+    phase_workspace: int = 0  # per image: products (subpixel), or copied windows plus products
     fold_columns: int = 0  # per image: the columns F.fold reads
     covers_output: bool = True  # the products reach every output (else start from zeros)
+    kernel_shapes: tuple = ()  # phase strategies: shape of each product's phase kernel
+    cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
+    _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
+
+    def gathers(self, device: torch.device) -> tuple:
+        """The phase kernels' gather indices on ``device`` (moved there once, then cached)."""
+        if device.type == "cpu":
+            return self.cpu_gathers
+        if device not in self._on_device:
+            self._on_device[device] = tuple((index.to(device), with_zero)
+                                            for index, with_zero in self.cpu_gathers)
+        return self._on_device[device]
 
 
 def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
-    settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
+    settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES,
+                WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR, _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
     return _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings)
 
 
-@functools.lru_cache(maxsize=256)
+# Plans hold their phase kernels' gather indices (about the kernel's size, int32): few of them.
+@functools.lru_cache(maxsize=64)
 def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     N, C_in, H, W = x_shape
     _, C_out, kh, kw = k_shape
@@ -196,8 +231,22 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     # a kernel smaller than the stride (some outputs receive nothing): F.fold's columns are
     # smaller than the output, and it was measured 4-5x faster there
     fold = not covers or FOLD_ADVANTAGE * columns < windows + products
-    strategy = FORCE_STRATEGY or ("fold" if fold else "phase")
-    return _Plan(strategy, pairs, windows + products, columns, covers)
+    budget = max(WORKSPACE_PER_OUTPUT * N * C_out * out_hw[0] * out_hw[1], WORKSPACE_FLOOR)
+    subpixel = (min(ph.taps * pw.taps for ph, pw in pairs) >= SUBPIXEL_MIN_TAPS
+                and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES
+                and products <= budget)  # one image at a time at least
+    strategy = FORCE_STRATEGY or ("fold" if fold else "subpixel" if subpixel else "phase")
+    if strategy not in ("subpixel", "phase"):
+        return _Plan(strategy, pairs, windows + products, columns, covers)
+    conv = strategy == "subpixel"
+    gathers, shapes = [], []
+    for ph, pw in pairs:
+        index = kernel_gather_index(k_shape, ph, pw, conv_layout=conv)
+        gathers.append((index, needs_zero(index, k_shape)))
+        rows = C_out * (ph.phases[1] - ph.phases[0]) * (pw.phases[1] - pw.phases[0])
+        shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
+    workspace = products if conv else windows + products
+    return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers))
 
 
 def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> str:

@@ -199,11 +199,18 @@ def test_meta_tensors_stay_on_meta():
 
 STRATEGY_SETTINGS = settings(SETTINGS, max_examples=25)
 STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") or _phase_gemm
+    "subpixel": {"FORCE_STRATEGY": "subpixel"},
+    "subpixel, one product per phase group": {"FORCE_STRATEGY": "subpixel",
+                                              "_phase_gemm.MIN_SAVED_MULTIPLY_ADDS": 0},
+    "subpixel, one image per step, phases in pieces": {
+        "FORCE_STRATEGY": "subpixel", "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
+        "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
     "phase": {"FORCE_STRATEGY": "phase"},
     "phase, one product per phase group": {"FORCE_STRATEGY": "phase",
                                            "_phase_gemm.MIN_SAVED_MULTIPLY_ADDS": 0},
-    "phase, one grid row per step": {"FORCE_STRATEGY": "phase", "WORKSPACE_PER_OUTPUT": 0,
-                                     "WORKSPACE_FLOOR": 1},
+    "phase, one grid row per step, phases in pieces": {
+        "FORCE_STRATEGY": "phase", "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
+        "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
     "fold": {"FORCE_STRATEGY": "fold"},
     "fold, one image per step": {"FORCE_STRATEGY": "fold", "WORKSPACE_PER_OUTPUT": 0,
                                  "WORKSPACE_FLOOR": 1},
