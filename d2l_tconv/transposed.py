@@ -110,14 +110,25 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
             f"K has {K.shape[0]} input channels (K.shape[0]) but X has {X.shape[1]} channels "
             f"(X.shape[1]); K's layout is (C_in, C_out, kH, kW)"
         )
+    # plain ints or pairs of ints (a network's layers call the same ones again): checked once and
+    # cached; anything else (lists, bools, tensors, ...) is checked at every call
+    plain = all(type(v) is int or (type(v) is tuple and len(v) == 2 and type(v[0]) is int
+                                   and type(v[1]) is int) for v in (stride, padding, output_padding))
+    check = _checked_arguments if plain else _checked_arguments.__wrapped__
+    s, p, out_hw = check(X.shape[-2:], K.shape[-2:], stride, padding, output_padding)
+    if X.ndim == 2:
+        return _trans_conv_4d(X[None, None], K[None, None], s, p, out_hw)[0, 0]
+    return _trans_conv_4d(X, K, s, p, out_hw)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_arguments(x_hw, k_hw, stride, padding, output_padding):
+    """``stride`` and ``padding`` as pairs, and the output's ``(oh, ow)``, after every check."""
     s = as_pair(stride, "stride", minimum=1)
     p = as_pair(padding, "padding", minimum=0)
     a = as_pair(output_padding, "output_padding", minimum=0)
     check_output_padding(a, s)
-    out_hw = trans_conv_output_shape(tuple(X.shape[-2:]), tuple(K.shape[-2:]), s, p, a)
-    if X.ndim == 2:
-        return _trans_conv_4d(X[None, None], K[None, None], s, p, out_hw)[0, 0]
-    return _trans_conv_4d(X, K, s, p, out_hw)
+    return s, p, trans_conv_output_shape(tuple(x_hw), tuple(k_hw), s, p, a)
 
 
 # Strategy choice, from measurements with make bench (see benchmarks/bench_trans_conv.py):
