@@ -22,22 +22,27 @@ import torch.nn.functional as F
 from ._phase_gemm import DimPlan
 
 
-def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan,
-                  plan_w: DimPlan) -> torch.Tensor:
-    """Every phase's output: ``(N, C_out, s_h, s_w, grid_h, grid_w)``, a view of one convolution.
+def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
+                  rows: tuple[int, int] | None = None) -> torch.Tensor:
+    """Every phase's output on grid rows ``g0 <= g < g1``: ``(N, C_out, s_h, s_w, g1 - g0, grid_w)``.
 
     ``X`` is ``(N, C_in, H, W)``; ``W`` is the conv-layout phase kernel
-    ``(C_out * s_h * s_w, C_in, n_h, n_w)`` of ``plan_h`` and ``plan_w``. The plans' padding (before,
-    after) is applied as a crop of ``X`` (negative amounts, a view) and ``F.conv2d``'s own zero
-    padding (the larger amount on both sides; the extra output rows are not viewed), so that the
-    input is never copied.
+    ``(C_out * s_h * s_w, C_in, n_h, n_w)`` of ``plan_h`` and ``plan_w``; ``rows`` defaults to the
+    whole grid. The result is a view of one ``F.conv2d``. The rows that the band's windows need
+    (padded rows ``g0 .. g1 + n_h - 1``) are cut out of ``X`` (a view), and the zero padding around
+    them is ``F.conv2d``'s own (the larger amount on both sides; the extra output rows are not
+    viewed), so that the input is never copied here.
     """
-    (top, bottom), (left, right) = plan_h.pad, plan_w.pad
+    g0, g1 = rows or (0, plan_h.grid)
     H, Wd = X.shape[-2:]
+    top, left = plan_h.pad[0] - g0, plan_w.pad[0]  # padded row j is input row j - top
+    bottom = g1 - g0 + plan_h.taps - 1 - top - H
+    right = plan_w.grid + plan_w.taps - 1 - left - Wd
     X = X[:, :, max(-top, 0):H - max(-bottom, 0), max(-left, 0):Wd - max(-right, 0)]
     top, bottom, left, right = max(top, 0), max(bottom, 0), max(left, 0), max(right, 0)
     ph, pw = max(top, bottom), max(left, right)
     Z = F.conv2d(X, W, padding=(ph, pw))
-    Z = Z[:, :, ph - top:ph - top + plan_h.grid, pw - left:pw - left + plan_w.grid]
+    if (ph, pw) != (top, left) or Z.shape[-2:] != (g1 - g0, plan_w.grid):
+        Z = Z[:, :, ph - top:ph - top + g1 - g0, pw - left:pw - left + plan_w.grid]
     phases_h, phases_w = plan_h.phases[1] - plan_h.phases[0], plan_w.phases[1] - plan_w.phases[0]
     return Z.unflatten(1, (-1, phases_h, phases_w))

@@ -174,22 +174,15 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     kernels = [phase_kernel(K, index, with_zero).view(shape)
                for (index, with_zero), shape in zip(plan.gathers(K.device), plan.kernel_shapes,
                                                     strict=True)]
-    if plan.strategy == "subpixel":
-        images = max(1, budget // plan.phase_workspace)
-        chunks = [((n0, min(N, n0 + images)), None) for n0 in range(0, N, images)]
-    else:
-        per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
-        chunks = list(_chunks(N, pairs[0][0].grid, per_row, budget))
+    per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
+    chunks = list(_chunks(N, pairs[0][0].grid, per_row, max(budget - plan.kernel_values, 0)))
     products = conv_products if plan.strategy == "subpixel" else phase_products
     if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
         return products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
     for (n0, n1), rows in chunks:
         for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
-            if rows is None:
-                band = products(X[n0:n1], W, plan_h, plan_w)
-            else:
-                band = products(X[n0:n1], W, plan_h, plan_w, rows)
+            band = products(X[n0:n1], W, plan_h, plan_w, rows)
             interleave(Y[n0:n1], band, plan_h, plan_w, rows)
             del band  # free it before the next one
     return Y
@@ -201,11 +194,12 @@ class _Plan:
 
     strategy: str  # "subpixel", "phase", "fold" or "zeros"
     pairs: list = ()  # phase strategies: (height, width) DimPlan pair of each product
-    phase_workspace: int = 0  # per image: products (subpixel), or copied windows plus products
+    phase_workspace: int = 0  # per image: the convolution's (subpixel), or windows plus products
     fold_columns: int = 0  # per image: the columns F.fold reads
     covers_output: bool = True  # the products reach every output (else start from zeros)
     kernel_shapes: tuple = ()  # phase strategies: shape of each product's phase kernel
     cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
+    kernel_values: int = 0  # phase strategies: values of the phase kernels
     _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
 
     def gathers(self, device: torch.device) -> tuple:
@@ -242,10 +236,16 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     # a kernel smaller than the stride (some outputs receive nothing): F.fold's columns are
     # smaller than the output, and it was measured 4-5x faster there
     fold = not covers or FOLD_ADVANTAGE * columns < windows + products
-    budget = max(WORKSPACE_PER_OUTPUT * N * C_out * out_hw[0] * out_hw[1], WORKSPACE_FLOOR)
+    # Workspace per image (what make bench's memory section sees): the products (with stride 1
+    # they are the output itself, unless the batch comes in chunks), plus, for the convolution,
+    # the copies of its input and output in oneDNN's blocked layout that PyTorch's CPU convolution
+    # makes for NCHW tensors; and once per call the phase kernels (about K's size)
+    products_kept = 0 if stride == (1, 1) else products
+    conv_workspace = products_kept + products + C_in * H * W
+    kernel_values = sum(C_out * _phase_count(ph) * _phase_count(pw) * C_in * ph.taps * pw.taps
+                        for ph, pw in pairs)
     subpixel = (min(ph.taps * pw.taps for ph, pw in pairs) >= SUBPIXEL_MIN_TAPS
-                and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES
-                and products <= budget)  # one image at a time at least
+                and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES)
     strategy = FORCE_STRATEGY or ("fold" if fold else "subpixel" if subpixel else "phase")
     if strategy not in ("subpixel", "phase"):
         return _Plan(strategy, pairs, windows + products, columns, covers)
@@ -256,8 +256,13 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         gathers.append((index, needs_zero(index, k_shape)))
         rows = C_out * (ph.phases[1] - ph.phases[0]) * (pw.phases[1] - pw.phases[0])
         shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
-    workspace = products if conv else windows + products
-    return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers))
+    workspace = conv_workspace if conv else windows + products_kept
+    return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers),
+                 kernel_values)
+
+
+def _phase_count(plan) -> int:
+    return plan.phases[1] - plan.phases[0]
 
 
 def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> str:
@@ -279,9 +284,11 @@ def _chunks(N: int, grid_rows: int, per_row: int, budget: int):
     rows = max(1, budget // max(per_row, 1))
     if rows >= grid_rows or N == 0:
         images = max(1, rows // max(grid_rows, 1))
-        for n0 in range(0, max(N, 1), images):
-            yield (n0, min(N, n0 + images)), (0, grid_rows)
+        steps = -(-N // images)
+        for i in range(max(steps, 1)):  # as many images in each step as can be
+            yield (i * N // steps, (i + 1) * N // steps) if N else (0, 0), (0, grid_rows)
         return
+    steps = -(-grid_rows // rows)
     for n in range(N):
-        for g0 in range(0, grid_rows, rows):
-            yield (n, n + 1), (g0, min(grid_rows, g0 + rows))
+        for i in range(steps):
+            yield (n, n + 1), (i * grid_rows // steps, (i + 1) * grid_rows // steps)
