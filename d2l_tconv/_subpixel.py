@@ -41,8 +41,11 @@ def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Dim
     X = X[:, :, max(-top, 0):H - max(-bottom, 0), max(-left, 0):Wd - max(-right, 0)]
     top, bottom, left, right = max(top, 0), max(bottom, 0), max(left, 0), max(right, 0)
     ph, pw = max(top, bottom), max(left, right)
-    Z = F.conv2d(X, W, padding=(ph, pw))
-    if (ph, pw) != (top, left) or Z.shape[-2:] != (g1 - g0, plan_w.grid):
+    if X.shape[-2] < 1 or X.shape[-1] < 1:  # the band's windows hold only padding
+        Z = X.new_zeros((X.shape[0], W.shape[0], g1 - g0, plan_w.grid))
+    else:
+        Z = F.conv2d(X, W, padding=(ph, pw))
+    if Z.shape[-2:] != (g1 - g0, plan_w.grid):
         Z = Z[:, :, ph - top:ph - top + g1 - g0, pw - left:pw - left + plan_w.grid]
     phases_h, phases_w = plan_h.phases[1] - plan_h.phases[0], plan_w.phases[1] - plan_w.phases[0]
     return Z.unflatten(1, (-1, phases_h, phases_w))
