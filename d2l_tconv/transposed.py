@@ -2,12 +2,19 @@
 
 ``trans_conv_loop`` is the book's element-by-element code. ``trans_conv`` computes the same thing
 for batches, channels, strides and paddings, and agrees with PyTorch's ``F.conv_transpose2d``,
-with one matrix product and a bounded number of copies, whatever the stride or kernel size. It
-chooses, per shape, between two ways (a small cost model, from ``make bench``'s measurements):
+with one matrix product (or one forward convolution) and a bounded number of copies, whatever
+the stride or kernel size. It chooses, per shape, between three ways (a small cost model, from
+``make bench``'s measurements):
 
 - by phases (:mod:`d2l_tconv._phase_gemm`): output rows ``y`` with the same ``y mod stride`` meet
   every ``stride``-th kernel row, so each such phase is an ordinary convolution over a small input
-  window; one product computes all phases, and strided copies interleave them (decoder layers);
+  window; one product computes all phases, and strided copies interleave them (U-Net layers,
+  whose phases have one tap);
+- by sub-pixel convolution (:mod:`d2l_tconv._subpixel`): the same phases, computed by PyTorch's
+  forward convolution ``F.conv2d`` with the phase kernels stacked as ``C_out * s_h * s_w`` output
+  channels (the known identity "transposed convolution = stride-1 convolution + pixel shuffle");
+  the phase kernels are gathered from ``K`` at every call, and the same strided copies
+  interleave the phases (DCGAN, ResNet and VAE layers, stride 1);
 - by columns (:mod:`d2l_tconv._col2im`): one product gives every input pixel times the whole
   kernel, and ``F.fold`` (col2im) adds each patch where it lands (kernels large next to the input,
   or smaller than the stride).
@@ -90,12 +97,15 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
         ``o = (i - 1) * stride - 2 * padding + k + output_padding`` (see
         :func:`d2l_tconv.trans_conv_output_shape`). Differentiable with respect to ``X`` and ``K``.
 
-    Cost: about the multiply-adds of ``F.conv_transpose2d``, in one matrix product per batch
-    chunk (float16 / bfloat16 sums accumulate in float32), and a number of PyTorch operations that
-    does not grow with the stride or the kernel size. Extra memory: at most about twice the
-    output's size (or 4 MiB for small outputs), in chunks of the batch or of output rows; a kernel
-    much larger than the input needs its product's columns, ``C_out * kh * kw`` values per input
-    pixel and image. ``make bench`` measures time and memory against PyTorch.
+    Cost: about the multiply-adds of ``F.conv_transpose2d`` (up to ``ceil(k / s)**2 * s**2 / k**2``
+    times as many where the stride does not divide the kernel, e.g. 16/9 for a 3 x 3 kernel with
+    stride 2), in one matrix product or forward convolution per batch chunk (float16 / bfloat16
+    sums accumulate in float32), and a number of PyTorch operations that does not grow with the
+    stride or the kernel size. Extra memory: at most about twice the output's size (or 4 MiB for
+    small outputs), the phase kernels (about ``K``'s size) included, in chunks of the batch or of
+    output rows; a kernel much larger than the input needs its product's columns,
+    ``C_out * kh * kw`` values per input pixel and image. ``make bench`` measures time and memory
+    against PyTorch.
     """
     check_tensor(X, "X", _X_LAYOUTS)
     check_tensor(K, "K", _K_LAYOUTS)
@@ -132,22 +142,23 @@ def _checked_arguments(x_hw, k_hw, stride, padding, output_padding):
 
 
 # Strategy choice, from measurements with make bench (see benchmarks/bench_trans_conv.py):
-# the phase decomposition wins on decoder layers: its products as one forward convolution
-# ("subpixel") when each phase kernel has several taps, as one matrix product over copied windows
-# ("phase") when it has one (a 1 x 1 convolution is a matrix product, and oneDNN's matrix product
-# was measured faster than its 1 x 1 convolution on the U-Net layers); one product plus F.fold
-# (col2im) wins when the kernel is large next to the input (its columns are then far smaller than
-# the copied windows plus the products: FOLD_ADVANTAGE is how much smaller they must be) or
-# smaller than the stride.
+# the phase decomposition wins on decoder layers; one product plus F.fold (col2im) wins when the
+# kernel is large next to the input (its columns are then far smaller than the copied windows plus
+# the products: FOLD_ADVANTAGE is how much smaller they must be) or smaller than the stride.
 FOLD_ADVANTAGE = 4
-# The convolution is used from this many taps per phase kernel (n_h * n_w) and up to this many
-# phases (s_h * s_w; beyond, its C_out * s_h * s_w output channels were measured slower than the
-# matrix product, e.g. the book's FCN layer with stride 32).
+# The phases' products as one forward convolution ("subpixel") rather than one matrix product
+# over copied windows ("phase") from this many taps per phase kernel (n_h * n_w) and up to this
+# many phases (s_h * s_w). Measured (CPU time, one thread, ratio to F.conv_transpose2d,
+# convolution vs matrix product): stride 1 or 2 with 2 x 2 or 3 x 3 taps, 0.46-1.33x vs
+# 0.94-1.85x (DCGAN, FCN, VAE, decoder; ResNet's k3 s2: 1.44x vs 1.39x); one tap (U-Net k2 s2, a
+# 1 x 1 convolution), 0.49-1.78x vs 0.43-1.08x; 16 or more phases (k8 s4, k16 s8, the book's FCN
+# k64 s32), 0.65-1.60x vs 0.41-1.04x.
 SUBPIXEL_MIN_TAPS = 2
-SUBPIXEL_MAX_PHASES = 16
-# Workspace of one step (copied windows plus products, or F.fold's columns), in values: at most
-# WORKSPACE_PER_OUTPUT times the output, so that the peak stays within about three times the
-# output; small outputs may use up to WORKSPACE_FLOOR values (4 MiB in float32).
+SUBPIXEL_MAX_PHASES = 4
+# Workspace of one step (copied windows plus products, or the convolution's output and oneDNN's
+# copies, or F.fold's columns; and the phase kernels), in values: at most WORKSPACE_PER_OUTPUT
+# times the output, so that the peak stays within about three times the output; small outputs
+# may use up to WORKSPACE_FLOOR values (4 MiB in float32).
 WORKSPACE_PER_OUTPUT = 2
 WORKSPACE_FLOOR = 1 << 20
 # "subpixel", "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
@@ -269,7 +280,8 @@ def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> st
     """Which strategy ``trans_conv`` uses for these shapes (for benchmarks and curious readers).
 
     ``x_shape`` is ``(N, C_in, H, W)`` and ``k_shape`` ``(C_in, C_out, kh, kw)`` (or both 2-D).
-    Returns ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the output).
+    Returns ``"subpixel"``, ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the
+    output).
     """
     if len(x_shape) == 2:
         x_shape, k_shape = (1, 1, *x_shape), (1, 1, *k_shape)
