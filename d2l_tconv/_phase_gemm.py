@@ -26,7 +26,6 @@ much of the batch to do at once.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 import torch
@@ -174,45 +173,55 @@ def _count(plan: DimPlan) -> int:
 
 
 def kernel_gather_index(k_shape: tuple[int, ...], plan_h: DimPlan, plan_w: DimPlan,
-                        conv_layout: bool = False) -> torch.Tensor:
-    """Where each entry of the phase kernel comes from in ``torch.cat([K.reshape(-1), zero])``.
+                        conv_layout: bool = False) -> tuple[torch.Tensor, bool]:
+    """What :func:`phase_kernel` gathers from ``K``, and whether it needs a zero appended.
 
     The phase kernel of ``K (C_in, C_out, kh, kw)`` has rows ``(c, rho_h, rho_w)`` (output channel
     and phase) and, per row, the kernel entry that window entry ``(e_h, e_w)`` meets in that
-    phase for every input channel, or zero (index ``K.numel()``): columns ``(e_h, e_w, c_in)``
-    (the matrix of :func:`phase_products`, ``(C_out * s_h * s_w, n_h * n_w * C_in)``), or with
-    ``conv_layout`` the weight ``(C_out * s_h * s_w, C_in, n_h, n_w)`` of ``F.conv2d``. Built once
-    per plan (the caller caches it), so that each call needs one gather (:func:`phase_kernel`);
-    int32 where it fits (half the memory, same speed).
+    phase for every input channel, or zero. Two layouts, each with the gather measured fastest
+    for it:
+
+    - the matrix of :func:`phase_products`, ``(C_out * s_h * s_w, n_h * n_w * C_in)``, columns
+      ``(e_h, e_w, c_in)``: the index picks, per ``(rho_h, rho_w, e_h, e_w)``, one of the
+      ``kh * kw`` kernel entries (``kh * kw``: the zero), whose ``C_in``-long rows are gathered
+      from ``K`` transposed;
+    - with ``conv_layout``, the weight ``(C_out * s_h * s_w, C_in, n_h, n_w)`` of ``F.conv2d``:
+      the index picks every entry from ``K.reshape(-1)`` (``K.numel()``: the zero), one gather.
+
+    Built once per plan (the caller caches it); int32 where it fits (half the memory, same speed).
     """
     C_in, C_out, kh, kw = k_shape
     ih, iw = plan_h.kernel_index[:, None, :, None], plan_w.kernel_index[None, :, None, :]
-    zero = C_in * C_out * kh * kw
     entry = torch.where((ih == kh) | (iw == kw), -1, ih * kw + iw)  # (s_h, s_w, n_h, n_w)
+    with_zero = bool((entry < 0).any())
+    if not conv_layout:
+        return torch.where(entry < 0, kh * kw, entry).reshape(-1), with_zero
+    zero = C_in * C_out * kh * kw
     c_out = torch.arange(C_out).view(C_out, 1, 1, 1, 1, 1) * (kh * kw)
     c_in = torch.arange(C_in).view(1, 1, 1, 1, 1, C_in) * (C_out * kh * kw)
     index = torch.where(entry[None, ..., None] < 0, zero, c_out + entry[None, ..., None] + c_in)
-    if conv_layout:
-        index = index.permute(0, 1, 2, 5, 3, 4)
-    index = index.reshape(-1)
-    return index.int() if zero < 2**31 - 1 else index
+    index = index.permute(0, 1, 2, 5, 3, 4).reshape(-1)
+    return (index.int() if zero < 2**31 - 1 else index), with_zero
 
 
-def needs_zero(index: torch.Tensor, k_shape: tuple[int, ...]) -> bool:
-    """Whether the gather ``index`` reads the zero appended to ``K`` (cached with the index)."""
-    return bool((index == math.prod(k_shape)).any())
+def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool,
+                 conv_layout: bool = False) -> torch.Tensor:
+    """The phase kernel of ``K`` in the layout of ``index`` (:func:`kernel_gather_index`), flat
+    for the convolution's weight, ``(C_out, s_h * s_w * n_h * n_w, C_in)`` for the matrix.
 
-
-def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool) -> torch.Tensor:
-    """The phase kernel of ``K`` (layout of ``index``, :func:`kernel_gather_index`), flat.
-
-    One gather (and, when some phase meets no kernel entry, one copy of ``K`` with a zero
-    appended); the caller views the result as its matrix or convolution weight.
+    One gather, after one copy of ``K`` (transposed for the matrix, with a zero appended where
+    some phase meets no kernel entry); the caller views the result as its matrix or weight.
     """
-    flat = K.reshape(-1)
+    if conv_layout:
+        flat = K.reshape(-1)
+        if with_zero:
+            flat = torch.cat([flat, flat.new_zeros(1)])
+        return flat.index_select(0, index)
+    C_in, C_out, kh, kw = K.shape
+    rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)
     if with_zero:
-        flat = torch.cat([flat, flat.new_zeros(1)])
-    return flat.index_select(0, index)
+        rows = torch.cat([rows, rows.new_zeros((C_out, 1, C_in))], dim=1)
+    return rows.index_select(1, index)
 
 
 def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,

@@ -34,7 +34,6 @@ from ._phase_gemm import (
     group_plans,
     interleave,
     kernel_gather_index,
-    needs_zero,
     phase_kernel,
     phase_products,
     plan_cost,
@@ -182,12 +181,13 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
             Y[n0:n0 + images] = fold_trans_conv(X[n0:n0 + images], K, stride, padding, out_hw)
         return Y
     pairs = plan.pairs
-    kernels = [phase_kernel(K, index, with_zero).view(shape)
+    conv = plan.strategy == "subpixel"
+    kernels = [phase_kernel(K, index, with_zero, conv).view(shape)
                for (index, with_zero), shape in zip(plan.gathers(K.device), plan.kernel_shapes,
                                                     strict=True)]
     per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
     chunks = list(_chunks(N, pairs[0][0].grid, per_row, max(budget - plan.kernel_values, 0)))
-    products = conv_products if plan.strategy == "subpixel" else phase_products
+    products = conv_products if conv else phase_products
     if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
         return products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
@@ -263,8 +263,7 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     conv = strategy == "subpixel"
     gathers, shapes = [], []
     for ph, pw in pairs:
-        index = kernel_gather_index(k_shape, ph, pw, conv_layout=conv)
-        gathers.append((index, needs_zero(index, k_shape)))
+        gathers.append(kernel_gather_index(k_shape, ph, pw, conv_layout=conv))
         rows = C_out * (ph.phases[1] - ph.phases[0]) * (pw.phases[1] - pw.phases[0])
         shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
     workspace = conv_workspace if conv else windows + products_kept
