@@ -38,7 +38,8 @@ def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Dim
     top, left = plan_h.pad[0] - g0, plan_w.pad[0]  # padded row j is input row j - top
     bottom = g1 - g0 + plan_h.taps - 1 - top - H
     right = plan_w.grid + plan_w.taps - 1 - left - Wd
-    X = X[:, :, max(-top, 0):H - max(-bottom, 0), max(-left, 0):Wd - max(-right, 0)]
+    if min(top, bottom, left, right) < 0:
+        X = X[:, :, max(-top, 0):H - max(-bottom, 0), max(-left, 0):Wd - max(-right, 0)]
     top, bottom, left, right = max(top, 0), max(bottom, 0), max(left, 0), max(right, 0)
     ph, pw = max(top, bottom), max(left, right)
     if X.shape[-2] < 1 or X.shape[-1] < 1:  # the band's windows hold only padding
