@@ -172,24 +172,56 @@ def _count(plan: DimPlan) -> int:
     return plan.phases[1] - plan.phases[0]
 
 
-def phase_kernel(K: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan) -> torch.Tensor:
-    """``K (C_in, C_out, kh, kw)`` as the ``(C_out * s_h * s_w, n_h * n_w * C_in)`` matrix.
+def kernel_gather_index(k_shape: tuple[int, ...], plan_h: DimPlan, plan_w: DimPlan,
+                        conv_layout: bool = False) -> tuple[torch.Tensor, bool]:
+    """What :func:`phase_kernel` gathers from ``K``, and whether it needs a zero appended.
 
-    Row ``(c, rho_h, rho_w)``, column ``(e_h, e_w, c_in)``: the kernel entry that window entry
-    ``(e_h, e_w)`` meets in that phase, or zero. Built with one 2-D transpose (fast) and one
-    gather of contiguous ``C_in``-long rows.
+    The phase kernel of ``K (C_in, C_out, kh, kw)`` has rows ``(c, rho_h, rho_w)`` (output channel
+    and phase) and, per row, the kernel entry that window entry ``(e_h, e_w)`` meets in that
+    phase for every input channel, or zero. Two layouts, each with the gather measured fastest
+    for it:
+
+    - the matrix of :func:`phase_products`, ``(C_out * s_h * s_w, n_h * n_w * C_in)``, columns
+      ``(e_h, e_w, c_in)``: the index picks, per ``(rho_h, rho_w, e_h, e_w)``, one of the
+      ``kh * kw`` kernel entries (``kh * kw``: the zero), whose ``C_in``-long rows are gathered
+      from ``K`` transposed;
+    - with ``conv_layout``, the weight ``(C_out * s_h * s_w, C_in, n_h, n_w)`` of ``F.conv2d``:
+      the index picks every entry from ``K.reshape(-1)`` (``K.numel()``: the zero), one gather.
+
+    Built once per plan (the caller caches it); int32 where it fits (half the memory, same speed).
     """
+    C_in, C_out, kh, kw = k_shape
+    ih, iw = plan_h.kernel_index[:, None, :, None], plan_w.kernel_index[None, :, None, :]
+    entry = torch.where((ih == kh) | (iw == kw), -1, ih * kw + iw)  # (s_h, s_w, n_h, n_w)
+    with_zero = bool((entry < 0).any())
+    if not conv_layout:
+        return torch.where(entry < 0, kh * kw, entry).reshape(-1), with_zero
+    zero = C_in * C_out * kh * kw
+    c_out = torch.arange(C_out).view(C_out, 1, 1, 1, 1, 1) * (kh * kw)
+    c_in = torch.arange(C_in).view(1, 1, 1, 1, 1, C_in) * (C_out * kh * kw)
+    index = torch.where(entry[None, ..., None] < 0, zero, c_out + entry[None, ..., None] + c_in)
+    index = index.permute(0, 1, 2, 5, 3, 4).reshape(-1)
+    return (index.int() if zero < 2**31 - 1 else index), with_zero
+
+
+def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool,
+                 conv_layout: bool = False) -> torch.Tensor:
+    """The phase kernel of ``K`` in the layout of ``index`` (:func:`kernel_gather_index`), flat
+    for the convolution's weight, ``(C_out, s_h * s_w * n_h * n_w, C_in)`` for the matrix.
+
+    One gather, after one copy of ``K`` (transposed for the matrix, with a zero appended where
+    some phase meets no kernel entry); the caller views the result as its matrix or weight.
+    """
+    if conv_layout:
+        flat = K.reshape(-1)
+        if with_zero:
+            flat = torch.cat([flat, flat.new_zeros(1)])
+        return flat.index_select(0, index)
     C_in, C_out, kh, kw = K.shape
-    ih, iw = plan_h.kernel_index, plan_w.kernel_index
-    (sh, nh), (sw, nw) = ih.shape, iw.shape
     rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)
-    # gather entry (rho_h, rho_w, e_h, e_w): kernel entry (ih, iw), or the zero row kh * kw
-    ih, iw = ih[:, None, :, None], iw[None, :, None, :]
-    index = torch.where((ih == kh) | (iw == kw), kh * kw, ih * kw + iw).reshape(-1)
-    if bool((index == kh * kw).any()):
+    if with_zero:
         rows = torch.cat([rows, rows.new_zeros((C_out, 1, C_in))], dim=1)
-    W = rows.index_select(1, index.to(K.device))
-    return W.view(C_out * sh * sw, nh * nw * C_in)
+    return rows.index_select(1, index)
 
 
 def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
@@ -256,9 +288,11 @@ def _pieces(plan: DimPlan, rows: tuple[int, int]) -> list[tuple[int, int, int, i
     return pieces
 
 
-# Up to this many phases, and up to this many values (beyond, the extra passes over memory cost
-# more), each phase of a piece is copied on its own: measured 1.2-2.5x faster for stride 2, as
-# the copy's inner loop then runs along a row instead of over the s_w phases.
+# Up to this many phases, and up to this many values of Y, each phase is copied on its own: one
+# strided copy per phase, whose inner loop runs along a row (measured 1.4-3.6x faster for stride
+# 2 than one copy whose inner loop runs over the s_w phases, with 1 to 16 images of 3 to 128
+# channels); beyond (the extra passes over memory cost more: 1.6x slower for 4M values), or with
+# more phases, at most 3 x 3 pieces, one copy each, whatever the stride.
 PHASE_BY_PHASE_MAX = 16
 PHASE_BY_PHASE_MAX_VALUES = 2 << 20
 
@@ -268,30 +302,56 @@ def interleave(Y: torch.Tensor, products: torch.Tensor, plan_h: DimPlan, plan_w:
     """Copy ``products`` (grid ``rows``, from :func:`phase_products`) into their places in ``Y``.
 
     ``Y`` is ``(N, C_out, oh, ow)``; output ``(y, x)`` is phase ``(rho_h, rho_w)`` of grid position
-    ``(g, h)`` with ``y + c_h = g * s_h + rho_h`` and ``x + c_w = h * s_w + rho_w``. At most
-    3 x 3 pieces, each one copy, or one copy per phase when there are few phases.
+    ``(g, h)`` with ``y + c_h = g * s_h + rho_h`` and ``x + c_w = h * s_w + rho_w``. One copy per
+    phase when there are few phases and values (:data:`PHASE_BY_PHASE_MAX`), else at most
+    3 x 3 pieces.
     """
     rows = rows or (0, plan_h.grid)
-    (p0, p1), (q0_plan, q1_plan) = plan_h.phases, plan_w.phases
+    (p0, _), (q0, _) = plan_h.phases, plan_w.phases
+    if (_count(plan_h) * _count(plan_w) <= PHASE_BY_PHASE_MAX
+            and Y.numel() <= PHASE_BY_PHASE_MAX_VALUES):
+        # strided views made directly (as_strided): Python indexing cost more than the copies of
+        # small layers
+        (yn, yc, yy, yx), (pn, pc, pr, pq, pg, ph) = Y.stride(), products.stride()
+        size, sh, sw = Y.shape[:2], plan_h.stride, plan_w.stride
+        for y0, g0, nt, rho_h in _phase_rows(plan_h, rows):
+            for x0, h0, nv, rho_w in _phase_rows(plan_w, (0, plan_w.grid)):
+                dst = Y.as_strided((*size, nt, nv), (yn, yc, sh * yy, sw * yx),
+                                   Y.storage_offset() + y0 * yy + x0 * yx)
+                src = products.as_strided(
+                    (*size, nt, nv), (pn, pc, pg, ph),
+                    products.storage_offset() + (rho_h - p0) * pr + (rho_w - q0) * pq
+                    + (g0 - rows[0]) * pg + h0 * ph)
+                dst.copy_(src)
+        return
     for y0, nt, span_h, g0, r0, r1 in _pieces(plan_h, rows):
-        a0, a1 = max(r0, p0), min(r1, p1)  # this product's phases in the piece
+        a0, a1 = max(r0, p0), min(r1, plan_h.phases[1])  # this product's phases in the piece
         if a0 >= a1:
             continue
-        for x0, nv, span_w, h0, q0, q1 in _pieces(plan_w, (0, plan_w.grid)):
-            b0, b1 = max(q0, q0_plan), min(q1, q1_plan)
-            if b0 >= b1:
+        for x0, nv, span_w, h0, b0, b1 in _pieces(plan_w, (0, plan_w.grid)):
+            c0, c1 = max(b0, q0), min(b1, plan_w.phases[1])
+            if c0 >= c1:
                 continue
             dst = Y[:, :, y0:y0 + nt * span_h, x0:x0 + nv * span_w]
             dst = dst.unflatten(2, (nt, span_h)).unflatten(4, (nv, span_w))
-            dst = dst[:, :, :, a0 - r0:a1 - r0, :, b0 - q0:b1 - q0]
-            src = products[:, :, a0 - p0:a1 - p0, b0 - q0_plan:b1 - q0_plan,
+            dst = dst[:, :, :, a0 - r0:a1 - r0, :, c0 - b0:c1 - b0]
+            src = products[:, :, a0 - p0:a1 - p0, c0 - q0:c1 - q0,
                            g0 - rows[0]:g0 - rows[0] + nt, h0:h0 + nv]
-            src = src.permute(0, 1, 4, 2, 5, 3)
-            if ((a1 - a0) * (b1 - b0) <= PHASE_BY_PHASE_MAX and nt * nv > 1
-                    and dst.numel() <= PHASE_BY_PHASE_MAX_VALUES):
-                # one copy per phase: long strided rows copy faster than rows of s_w values
-                for r in range(a1 - a0):
-                    for q in range(b1 - b0):
-                        dst[:, :, :, r, :, q] = src[:, :, :, r, :, q]
-            else:
-                dst.copy_(src)
+            dst.copy_(src.permute(0, 1, 4, 2, 5, 3))
+
+
+@functools.lru_cache(maxsize=1024)
+def _phase_rows(plan: DimPlan, rows: tuple[int, int]) -> tuple[tuple[int, int, int, int], ...]:
+    """Per phase ``rho`` of ``plan`` with outputs on grid ``rows``: ``(y0, g0, count, rho)``.
+
+    Output rows ``y0, y0 + s, ...`` (``count`` of them) are phase ``rho`` of grid rows ``g0, g0 +
+    1, ...``: ``y + c = g * s + rho`` with ``0 <= y < out_size``.
+    """
+    s, c = plan.stride, plan.phase_offset
+    runs = []
+    for rho in range(*plan.phases):
+        g0 = max(rows[0], -((rho - c) // s))  # first g with g * s + rho - c >= 0
+        g1 = min(rows[1], (plan.out_size - 1 + c - rho) // s + 1)
+        if g0 < g1:
+            runs.append((g0 * s + rho - c, g0, g1 - g0, rho))
+    return tuple(runs)

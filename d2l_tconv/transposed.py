@@ -2,12 +2,19 @@
 
 ``trans_conv_loop`` is the book's element-by-element code. ``trans_conv`` computes the same thing
 for batches, channels, strides and paddings, and agrees with PyTorch's ``F.conv_transpose2d``,
-with one matrix product and a bounded number of copies, whatever the stride or kernel size. It
-chooses, per shape, between two ways (a small cost model, from ``make bench``'s measurements):
+with one matrix product (or one forward convolution) and a bounded number of copies, whatever
+the stride or kernel size. It chooses, per shape, between three ways (a small cost model, from
+``make bench``'s measurements):
 
 - by phases (:mod:`d2l_tconv._phase_gemm`): output rows ``y`` with the same ``y mod stride`` meet
   every ``stride``-th kernel row, so each such phase is an ordinary convolution over a small input
-  window; one product computes all phases, and strided copies interleave them (decoder layers);
+  window; one product computes all phases, and strided copies interleave them (U-Net layers,
+  whose phases have one tap);
+- by sub-pixel convolution (:mod:`d2l_tconv._subpixel`): the same phases, computed by PyTorch's
+  forward convolution ``F.conv2d`` with the phase kernels stacked as ``C_out * s_h * s_w`` output
+  channels (the known identity "transposed convolution = stride-1 convolution + pixel shuffle");
+  the phase kernels are gathered from ``K`` at every call, and the same strided copies
+  interleave the phases (DCGAN, ResNet and VAE layers, stride 1);
 - by columns (:mod:`d2l_tconv._col2im`): one product gives every input pixel times the whole
   kernel, and ``F.fold`` (col2im) adds each patch where it lands (kernels large next to the input,
   or smaller than the stride).
@@ -16,7 +23,7 @@ chooses, per shape, between two ways (a small cost model, from ``make bench``'s 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -26,11 +33,13 @@ from ._phase_gemm import (
     covers_every_phase,
     group_plans,
     interleave,
+    kernel_gather_index,
     phase_kernel,
     phase_products,
     plan_cost,
     plan_dim,
 )
+from ._subpixel import conv_products
 from ._validation import (
     as_pair,
     check_output_padding,
@@ -87,12 +96,15 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
         ``o = (i - 1) * stride - 2 * padding + k + output_padding`` (see
         :func:`d2l_tconv.trans_conv_output_shape`). Differentiable with respect to ``X`` and ``K``.
 
-    Cost: about the multiply-adds of ``F.conv_transpose2d``, in one matrix product per batch
-    chunk (float16 / bfloat16 sums accumulate in float32), and a number of PyTorch operations that
-    does not grow with the stride or the kernel size. Extra memory: at most about twice the
-    output's size (or 4 MiB for small outputs), in chunks of the batch or of output rows; a kernel
-    much larger than the input needs its product's columns, ``C_out * kh * kw`` values per input
-    pixel and image. ``make bench`` measures time and memory against PyTorch.
+    Cost: about the multiply-adds of ``F.conv_transpose2d`` (up to ``ceil(k / s)**2 * s**2 / k**2``
+    times as many where the stride does not divide the kernel, e.g. 16/9 for a 3 x 3 kernel with
+    stride 2), in one matrix product or forward convolution per batch chunk (float16 / bfloat16
+    sums accumulate in float32), and a number of PyTorch operations that does not grow with the
+    stride or the kernel size. Extra memory: at most about twice the output's size (or 4 MiB for
+    small outputs), the phase kernels (about ``K``'s size) included, in chunks of the batch or of
+    output rows; a kernel much larger than the input needs its product's columns,
+    ``C_out * kh * kw`` values per input pixel and image. ``make bench`` measures time and memory
+    against PyTorch.
     """
     check_tensor(X, "X", _X_LAYOUTS)
     check_tensor(K, "K", _K_LAYOUTS)
@@ -107,28 +119,48 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
             f"K has {K.shape[0]} input channels (K.shape[0]) but X has {X.shape[1]} channels "
             f"(X.shape[1]); K's layout is (C_in, C_out, kH, kW)"
         )
-    s = as_pair(stride, "stride", minimum=1)
-    p = as_pair(padding, "padding", minimum=0)
-    a = as_pair(output_padding, "output_padding", minimum=0)
-    check_output_padding(a, s)
-    out_hw = trans_conv_output_shape(tuple(X.shape[-2:]), tuple(K.shape[-2:]), s, p, a)
+    # plain ints or pairs of ints (a network's layers call the same ones again): checked once and
+    # cached; anything else (lists, bools, tensors, ...) is checked at every call
+    plain = all(type(v) is int or (type(v) is tuple and len(v) == 2 and type(v[0]) is int
+                                   and type(v[1]) is int) for v in (stride, padding, output_padding))
+    check = _checked_arguments if plain else _checked_arguments.__wrapped__
+    s, p, out_hw = check(X.shape[-2:], K.shape[-2:], stride, padding, output_padding)
     if X.ndim == 2:
         return _trans_conv_4d(X[None, None], K[None, None], s, p, out_hw)[0, 0]
     return _trans_conv_4d(X, K, s, p, out_hw)
 
 
+@functools.lru_cache(maxsize=256)
+def _checked_arguments(x_hw, k_hw, stride, padding, output_padding):
+    """``stride`` and ``padding`` as pairs, and the output's ``(oh, ow)``, after every check."""
+    s = as_pair(stride, "stride", minimum=1)
+    p = as_pair(padding, "padding", minimum=0)
+    a = as_pair(output_padding, "output_padding", minimum=0)
+    check_output_padding(a, s)
+    return s, p, trans_conv_output_shape(tuple(x_hw), tuple(k_hw), s, p, a)
+
+
 # Strategy choice, from measurements with make bench (see benchmarks/bench_trans_conv.py):
-# the phase decomposition (window copy + one product + interleave) wins on decoder layers; one
-# product plus F.fold (col2im) wins when the kernel is large next to the input (its columns are
-# then far smaller than the copied windows plus the products: FOLD_ADVANTAGE is how much smaller
-# they must be) or smaller than the stride.
+# the phase decomposition wins on decoder layers; one product plus F.fold (col2im) wins when the
+# kernel is large next to the input (its columns are then far smaller than the copied windows plus
+# the products: FOLD_ADVANTAGE is how much smaller they must be) or smaller than the stride.
 FOLD_ADVANTAGE = 4
-# Workspace of one step (copied windows plus products, or F.fold's columns), in values: at most
-# WORKSPACE_PER_OUTPUT times the output, so that the peak stays within about three times the
-# output; small outputs may use up to WORKSPACE_FLOOR values (4 MiB in float32).
+# The phases' products as one forward convolution ("subpixel") rather than one matrix product
+# over copied windows ("phase") from this many taps per phase kernel (n_h * n_w) and up to this
+# many phases (s_h * s_w). Measured (CPU time, one thread, ratio to F.conv_transpose2d,
+# convolution vs matrix product): stride 1 or 2 with 2 x 2 or 3 x 3 taps, 0.46-1.33x vs
+# 0.94-1.85x (DCGAN, FCN, VAE, decoder; ResNet's k3 s2: 1.44x vs 1.39x); one tap (U-Net k2 s2, a
+# 1 x 1 convolution), 0.49-1.78x vs 0.43-1.08x; 16 or more phases (k8 s4, k16 s8, the book's FCN
+# k64 s32), 0.65-1.60x vs 0.41-1.04x.
+SUBPIXEL_MIN_TAPS = 2
+SUBPIXEL_MAX_PHASES = 4
+# Workspace of one step (copied windows plus products, or the convolution's output and oneDNN's
+# copies, or F.fold's columns; and the phase kernels), in values: at most WORKSPACE_PER_OUTPUT
+# times the output, so that the peak stays within about three times the output; small outputs
+# may use up to WORKSPACE_FLOOR values (4 MiB in float32).
 WORKSPACE_PER_OUTPUT = 2
 WORKSPACE_FLOOR = 1 << 20
-# "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
+# "subpixel", "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
 FORCE_STRATEGY: str | None = None
 
 
@@ -149,15 +181,19 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
             Y[n0:n0 + images] = fold_trans_conv(X[n0:n0 + images], K, stride, padding, out_hw)
         return Y
     pairs = plan.pairs
-    kernels = [phase_kernel(K, plan_h, plan_w) for plan_h, plan_w in pairs]
+    conv = plan.strategy == "subpixel"
+    kernels = [phase_kernel(K, index, with_zero, conv).view(shape)
+               for (index, with_zero), shape in zip(plan.gathers(K.device), plan.kernel_shapes,
+                                                    strict=True)]
     per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
-    chunks = list(_chunks(N, pairs[0][0].grid, per_row, budget))
+    chunks = list(_chunks(N, pairs[0][0].grid, per_row, max(budget - plan.kernel_values, 0)))
+    products = conv_products if conv else phase_products
     if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
-        return phase_products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
+        return products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
     for (n0, n1), rows in chunks:
         for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
-            band = phase_products(X[n0:n1], W, plan_h, plan_w, rows)
+            band = products(X[n0:n1], W, plan_h, plan_w, rows)
             interleave(Y[n0:n1], band, plan_h, plan_w, rows)
             del band  # free it before the next one
     return Y
@@ -167,20 +203,35 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
 class _Plan:
     """How ``trans_conv`` computes one call: the strategy and what it needs."""
 
-    strategy: str  # "phase", "fold" or "zeros"
-    pairs: list = ()  # phase strategy: (height, width) DimPlan pair of each product
-    phase_workspace: int = 0  # per image: copied windows plus products
+    strategy: str  # "subpixel", "phase", "fold" or "zeros"
+    pairs: list = ()  # phase strategies: (height, width) DimPlan pair of each product
+    phase_workspace: int = 0  # per image: the convolution's (subpixel), or windows plus products
     fold_columns: int = 0  # per image: the columns F.fold reads
     covers_output: bool = True  # the products reach every output (else start from zeros)
+    kernel_shapes: tuple = ()  # phase strategies: shape of each product's phase kernel
+    cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
+    kernel_values: int = 0  # phase strategies: values of the phase kernels
+    _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
+
+    def gathers(self, device: torch.device) -> tuple:
+        """The phase kernels' gather indices on ``device`` (moved there once, then cached)."""
+        if device.type == "cpu":
+            return self.cpu_gathers
+        if device not in self._on_device:
+            self._on_device[device] = tuple((index.to(device), with_zero)
+                                            for index, with_zero in self.cpu_gathers)
+        return self._on_device[device]
 
 
 def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
-    settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
+    settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES,
+                WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR, _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
     return _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings)
 
 
-@functools.lru_cache(maxsize=256)
+# Plans hold their phase kernels' gather indices (about the kernel's size, int32): few of them.
+@functools.lru_cache(maxsize=64)
 def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     N, C_in, H, W = x_shape
     _, C_out, kh, kw = k_shape
@@ -196,15 +247,40 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     # a kernel smaller than the stride (some outputs receive nothing): F.fold's columns are
     # smaller than the output, and it was measured 4-5x faster there
     fold = not covers or FOLD_ADVANTAGE * columns < windows + products
-    strategy = FORCE_STRATEGY or ("fold" if fold else "phase")
-    return _Plan(strategy, pairs, windows + products, columns, covers)
+    # Workspace per image (what make bench's memory section sees): the products (with stride 1
+    # they are the output itself, unless the batch comes in chunks), plus, for the convolution,
+    # the copies of its input and output in oneDNN's blocked layout that PyTorch's CPU convolution
+    # makes for NCHW tensors; and once per call the phase kernels (about K's size)
+    products_kept = 0 if stride == (1, 1) else products
+    conv_workspace = products_kept + products + C_in * H * W
+    kernel_values = sum(C_out * _phase_count(ph) * _phase_count(pw) * C_in * ph.taps * pw.taps
+                        for ph, pw in pairs)
+    subpixel = (min(ph.taps * pw.taps for ph, pw in pairs) >= SUBPIXEL_MIN_TAPS
+                and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES)
+    strategy = FORCE_STRATEGY or ("fold" if fold else "subpixel" if subpixel else "phase")
+    if strategy not in ("subpixel", "phase"):
+        return _Plan(strategy, pairs, windows + products, columns, covers)
+    conv = strategy == "subpixel"
+    gathers, shapes = [], []
+    for ph, pw in pairs:
+        gathers.append(kernel_gather_index(k_shape, ph, pw, conv_layout=conv))
+        rows = C_out * (ph.phases[1] - ph.phases[0]) * (pw.phases[1] - pw.phases[0])
+        shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
+    workspace = conv_workspace if conv else windows + products_kept
+    return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers),
+                 kernel_values)
+
+
+def _phase_count(plan) -> int:
+    return plan.phases[1] - plan.phases[0]
 
 
 def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> str:
     """Which strategy ``trans_conv`` uses for these shapes (for benchmarks and curious readers).
 
     ``x_shape`` is ``(N, C_in, H, W)`` and ``k_shape`` ``(C_in, C_out, kh, kw)`` (or both 2-D).
-    Returns ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the output).
+    Returns ``"subpixel"``, ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the
+    output).
     """
     if len(x_shape) == 2:
         x_shape, k_shape = (1, 1, *x_shape), (1, 1, *k_shape)
@@ -219,9 +295,11 @@ def _chunks(N: int, grid_rows: int, per_row: int, budget: int):
     rows = max(1, budget // max(per_row, 1))
     if rows >= grid_rows or N == 0:
         images = max(1, rows // max(grid_rows, 1))
-        for n0 in range(0, max(N, 1), images):
-            yield (n0, min(N, n0 + images)), (0, grid_rows)
+        steps = -(-N // images)
+        for i in range(max(steps, 1)):  # as many images in each step as can be
+            yield (i * N // steps, (i + 1) * N // steps) if N else (0, 0), (0, grid_rows)
         return
+    steps = -(-grid_rows // rows)
     for n in range(N):
-        for g0 in range(0, grid_rows, rows):
-            yield (n, n + 1), (g0, min(grid_rows, g0 + rows))
+        for i in range(steps):
+            yield (n, n + 1), (i * grid_rows // steps, (i + 1) * grid_rows // steps)

@@ -1,8 +1,9 @@
 """trans_conv and trans_conv_loop against F.conv_transpose2d, and as the gradient of F.conv2d.
 
 Inputs hold small integers in float tensors, so every sum is exact and results are compared with
-``torch.equal``; random real-valued inputs (float64) are compared with ``assert_close``. Both of
-trans_conv's strategies are tested on their own (forced), whole and in chunks; the pathological
+``torch.equal``; random real-valued inputs (float64) are compared with ``assert_close``. Each of
+trans_conv's strategies (sub-pixel convolution, phases by one matrix product, F.fold) is tested on
+its own (forced), whole and in chunks, in float32, float64, bfloat16 and float16; the pathological
 shapes of the old code (huge strides, huge kernels) are checked to take a bounded number of
 PyTorch operations (counted with torch.profiler, never timed); float16 / bfloat16 results are
 compared with PyTorch's own error against a float64 reference.
@@ -199,11 +200,18 @@ def test_meta_tensors_stay_on_meta():
 
 STRATEGY_SETTINGS = settings(SETTINGS, max_examples=25)
 STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") or _phase_gemm
+    "subpixel": {"FORCE_STRATEGY": "subpixel"},
+    "subpixel, one product per phase group": {"FORCE_STRATEGY": "subpixel",
+                                              "_phase_gemm.MIN_SAVED_MULTIPLY_ADDS": 0},
+    "subpixel, one image per step, phases in pieces": {
+        "FORCE_STRATEGY": "subpixel", "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
+        "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
     "phase": {"FORCE_STRATEGY": "phase"},
     "phase, one product per phase group": {"FORCE_STRATEGY": "phase",
                                            "_phase_gemm.MIN_SAVED_MULTIPLY_ADDS": 0},
-    "phase, one grid row per step": {"FORCE_STRATEGY": "phase", "WORKSPACE_PER_OUTPUT": 0,
-                                     "WORKSPACE_FLOOR": 1},
+    "phase, one grid row per step, phases in pieces": {
+        "FORCE_STRATEGY": "phase", "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
+        "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
     "fold": {"FORCE_STRATEGY": "fold"},
     "fold, one image per step": {"FORCE_STRATEGY": "fold", "WORKSPACE_PER_OUTPUT": 0,
                                  "WORKSPACE_FLOOR": 1},
@@ -232,6 +240,17 @@ def test_each_strategy_matches_conv_transpose2d(device, strategy, case, dtype):
 @given(case=tconv_cases())
 def test_each_strategy_has_pytorchs_gradients(device, strategy, case):
     assert_pytorchs_gradients(device, case)
+
+
+@STRATEGY_SETTINGS
+@given(case=tconv_cases(), dtype=st.sampled_from([torch.bfloat16, torch.float16]))
+def test_each_strategy_rounds_once_in_low_precision(device, strategy, case, dtype):
+    """Sums of small integers are exact in float32: the result is the float32 one rounded once."""
+    X = with_layout(ints(case["x_shape"], case["seed"], device, dtype, -2, 3), case["layout"])
+    K = with_layout(ints(case["k_shape"], case["seed"] + 1, device, dtype, -2, 3), case["layout"])
+    Y = trans_conv(X, K, **hyper(case))
+    assert Y.dtype == dtype
+    assert torch.equal(Y, F.conv_transpose2d(X.float(), K.float(), **hyper(case)).to(dtype))
 
 
 @pytest.mark.parametrize("use_onednn", [True, False])
@@ -275,10 +294,15 @@ KERNEL_SIZES = {"1": lambda stride: 1, "3": lambda stride: 3,
                 "stride + 1": lambda stride: min(128, stride + 1)}
 
 
+@pytest.mark.parametrize("forced", [None, "subpixel", "phase"])
 @pytest.mark.parametrize("padding", [0, 1])
 @pytest.mark.parametrize("kernel", list(KERNEL_SIZES))
-def test_large_strides_take_a_bounded_number_of_operations(kernel, padding):
-    """The old code looped over stride**2 phases: stride 512 took 12.6 s (PyTorch: 0.5 ms)."""
+def test_large_strides_take_a_bounded_number_of_operations(monkeypatch, kernel, padding, forced):
+    """The old code looped over stride**2 phases: stride 512 took 12.6 s (PyTorch: 0.5 ms).
+
+    Also with each phase strategy forced (their interleave must not copy phase by phase there).
+    """
+    monkeypatch.setattr(transposed, "FORCE_STRATEGY", forced)
     X = torch.randn(1, 2, 2, 2)
     counts = {}
     for stride in (2, 32, 512):
@@ -304,8 +328,9 @@ def test_large_kernels_take_a_bounded_number_of_operations(stride):
 
 LOW_PRECISION_CASES = [
     # X shape, K shape, stride, padding: many input channels, so long sums per output pixel
-    ((2, 512, 6, 6), (512, 8, 4, 4), 2, 1),  # phases
-    ((2, 256, 9, 9), (256, 8, 3, 3), 1, 1),  # stride 1
+    ((2, 512, 6, 6), (512, 8, 4, 4), 2, 1),  # sub-pixel convolution
+    ((2, 256, 9, 9), (256, 8, 3, 3), 1, 1),  # stride 1 (sub-pixel convolution)
+    ((2, 512, 6, 6), (512, 8, 2, 2), 2, 0),  # phases by one matrix product (one tap)
     ((1, 64, 3, 4), (64, 4, 40, 40), 1, 0),  # F.fold (kernel large next to the input)
     ((1, 21, 5, 6), (21, 21, 64, 64), 32, 16),  # the book's FCN layer, smaller
 ]
