@@ -25,7 +25,7 @@ reports what it finds:
    failed, measures that part itself after the last cell, as the student's cell would have:
    the student's own ``W`` from their ``my_kernel2matrix`` for each size, its bytes as built
    (dtype and layout included), and the time of its product with ``x`` in whichever
-   orientation its shape allows, beside ``F.conv2d``'s (:func:`measure_size`), so that a ``W``
+   orientation its shape allows, beside ``F.conv2d``'s (:func:`measure_part`), so that a ``W``
    of part 1d that broke the 2d cell (a transposed one) is not charged again in 2d;
 6. writes one JSON object per line to the file descriptor the job names, flushed at once, so that if the
    sandbox is killed later, everything written so far can still be graded.
@@ -308,6 +308,39 @@ def measure_size(function, kernel, n: int) -> dict:
     return row
 
 
+def measure_part(part: dict, namespace: dict, limit: float, within) -> dict:
+    """The ``measure`` event of ``part`` (2d): the part measured with the student's own
+    function from ``namespace``, one size of ``part["measure"]["sizes"]`` at a time
+    (:func:`measure_size`), stopping at the first size that fails. ``within(call)`` returns
+    ``call()`` run under the time limit of one hidden call, ``limit`` seconds, and raises
+    :class:`PartTimeout` past it. The sandbox's harness and the nbgrader route's hidden tests
+    (``nbgrader_tests``) both measure with this function, each with its own alarm."""
+    spec = part["measure"]
+    event = {"event": "measure", "id": part["id"]}
+    function = namespace.get(spec["function"], MISSING)
+    if type(function) is not types.FunctionType:
+        return {**event, "error": f"{spec['function']} is not defined as a function"}
+    import torch
+
+    kernel, rows = decode(spec["kernel"]), []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the exercise's cell: steadier timings
+    try:
+        for n in spec["sizes"]:
+            try:
+                row = within(functools.partial(measure_size, function, kernel, n))
+            except PartTimeout:
+                row = {"n": n, "error": f"took longer than {limit:g} s"}
+            except BaseException as error:  # the student's code: record and stop
+                row = {"n": n, "error": describe(error)}
+            rows.append(row)
+            if "error" in row:
+                break
+    finally:
+        torch.set_num_threads(threads)
+    return {**event, "rows": rows}
+
+
 class BoundedOutput(io.TextIOBase):
     """Where the student's prints go: keeps the first ``limit`` characters, drops the rest."""
 
@@ -474,41 +507,6 @@ def main() -> int:
             event["guard"] = "lost" if guard_lost else "ok"
         return {**event, "calls": calls}
 
-    def measure(part: dict) -> dict:
-        """Part ``part`` (2d) measured here with the student's own function, one size at a
-        time, each under the time limit of a hidden call; stops at the first size that fails."""
-        spec = part["measure"]
-        event = {"event": "measure", "id": part["id"]}
-        function = namespace.get(spec["function"], MISSING)
-        if type(function) is not types.FunctionType:
-            return {**event, "error": f"{spec['function']} is not defined as a function"}
-        import torch
-
-        kernel, rows = decode(spec["kernel"]), []
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # as the exercise's cell: steadier timings
-        try:
-            for n in spec["sizes"]:
-                state.phase, state.fired, state.part = "part", 0, part["id"]
-                try:
-                    setitimer(ITIMER_REAL, part_timeout)
-                    try:
-                        row = measure_size(function, kernel, n)
-                    finally:
-                        setitimer(ITIMER_REAL, 0)
-                except PartTimeout:
-                    row = {"n": n, "error": f"took longer than {part_timeout:g} s"}
-                except BaseException as error:  # the student's code: record and stop
-                    row = {"n": n, "error": describe(error)}
-                finally:
-                    state.phase = "idle"
-                rows.append(row)
-                if "error" in row:
-                    break
-        finally:
-            torch.set_num_threads(threads)
-        return {**event, "rows": rows}
-
     def snapshot(stage: str, force: bool = False, checked: frozenset = frozenset()) -> None:
         """Record the parts whose names changed; with ``force``, every part, except a
         function that is still the same object and did not raise last time (so a function
@@ -566,8 +564,19 @@ def main() -> int:
     snapshot("final", force=True)
     for part in job["parts"]:
         if "measure" in part and failed & set(part["measure"]["cells"]):
+            def within(call, part_id=part["id"]):
+                state.phase, state.fired, state.part = "part", 0, part_id
+                try:
+                    setitimer(ITIMER_REAL, part_timeout)
+                    try:
+                        return call()
+                    finally:
+                        setitimer(ITIMER_REAL, 0)
+                finally:
+                    state.phase = "idle"
+
             try:
-                emit(measure(part))
+                emit(measure_part(part, namespace, part_timeout, within))
             except BaseException as error:  # the student's code broke the measurement
                 emit({"event": "measure", "id": part["id"], "error": describe(error)})
     emit({"event": "done"})

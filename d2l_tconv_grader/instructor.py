@@ -6,10 +6,11 @@
 ``apply`` re-renders the gradebook, the feedback and the report from the stored records
 (``details/``) with the decisions in ``decisions.csv``, without running any notebook again,
 and the LMS grade file with its section of the report where the grading run asked for one
-(``--roster``/``--lms``, :func:`.lms.refresh`). ``finalize`` refuses, listing every problem,
-while a free-text mark is missing, not a number or out of range, or a submission still awaits
-its review decision; otherwise it re-renders the same files as ``apply`` (so that they agree
-with ``final_grades.csv``) and writes ``final_grades.csv``.
+(``--roster``/``--lms``, :func:`.lms.refresh`), with the automatic totals. ``finalize``
+refuses, listing every problem, while a free-text mark is missing, not a number or out of
+range, or a submission still awaits its review decision; otherwise it re-renders the same
+files as ``apply`` (so that they agree with ``final_grades.csv``), writes
+``final_grades.csv``, and makes the LMS file carry its final totals, out of ``max_total``.
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ def finalize(out: Path) -> int:
         for problem in problems:
             print(f"- {problem}", file=sys.stderr)
         return 1
-    records = _render(out, records, run)
+    records = render(out, records, run)
     free_max = sum(max_points(q.id) for q in FREE_TEXT)
+    totals: dict[str, float] = {}
     path = out / "final_grades.csv"
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file, lineterminator="\n")
@@ -100,9 +102,11 @@ def finalize(out: Path) -> int:
             name = rec["submission"]
             automatic = points(rec)
             free = [marks[(name, q.id)] for q in FREE_TEXT]
+            totals[name] = automatic + sum(free)
             writer.writerow([csv_cell(name), _number(automatic), *map(_number, free),
-                             _number(automatic + sum(free)), MAX_AUTO + free_max])
+                             _number(totals[name]), MAX_AUTO + free_max])
     print(f"wrote {path} ({len(records)} submission(s))")
+    lms.refresh(out, final=totals, maximum=MAX_AUTO + free_max)
     return 0
 
 

@@ -10,13 +10,18 @@ a ``submission`` column, then whichever identifiers the LMS needs: ``email`` or 
 The layouts are the ones each LMS documents for its CSV grade import:
 
 * Moodle (Grades > Import > CSV file): one identifier column, ``email`` (map it to "Email
-  address") or ``idnumber`` ("ID number"), then one column per grade item;
+  address") or ``idnumber`` ("ID number"), then one column per grade item. Moodle reads no
+  maximum from the file: it is the grade item's "Maximum grade" (an item created by the
+  import gets Moodle's default, 100), so report.md says what to set it to;
 * Canvas (Grades > Import): ``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``, ``Section``
   as in Canvas's own gradebook export, then the assignment column (name it
-  ``Title (assignment id)`` with ``--lms-item`` to update an existing assignment).
+  ``Title (assignment id)`` with ``--lms-item`` to update an existing assignment); the second
+  row, as in that export, is ``Points Possible`` with the maximum in the assignment column.
 
-The grade is the automatic total (free-text marks are added after ``finalize``). Nothing is
-silently dropped: a submission that is not in the roster, a roster entry with no submission,
+Before ``finalize`` the grade is the automatic total, out of :data:`.report.MAX_AUTO`, and
+report.md says so; after a successful ``finalize`` it is the final total of
+``final_grades.csv`` (automatic points plus free-text marks) out of its ``max_total``, and
+the default item name says "final" instead of "automatic". Nothing is silently dropped: a submission that is not in the roster, a roster entry with no submission,
 a row without the identifier the LMS needs and a submission awaiting review (its cell is left
 empty, not 0) are all listed in the "LMS grade file" section of report.md and on stdout.
 Every cell goes through :func:`.escape.csv_cell`.
@@ -42,6 +47,8 @@ ROSTER_KEYS = ("submission", "name", "email", "idnumber", "canvas_id", "sis_user
                "sis_login_id", "section")
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 DEFAULT_ITEM = "Transposed convolution exercises (automatic)"
+FINAL_ITEM = "Transposed convolution exercises (final)"  # DEFAULT_ITEM after finalize
+POINTS_POSSIBLE = "Points Possible"  # first cell of the second row of Canvas's CSV
 SETTINGS = "lms_export.json"
 
 
@@ -50,6 +57,8 @@ class Export:
     """What one LMS export wrote and everything it could not match."""
 
     path: Path
+    maximum: float = MAX_AUTO  # the points the grade column is out of
+    final: bool = False  # the final total (after finalize), not the automatic one
     written: int = 0
     not_in_roster: list[str] = field(default_factory=list)
     no_submission: list[str] = field(default_factory=list)
@@ -116,9 +125,12 @@ def _identifier(lms: str, entry: dict[str, str]) -> bool:
 
 
 def export(records: list[dict], roster: dict[str, dict[str, str]], lms: str, item: str,
-           out: Path) -> Export:
-    """Write ``out/lms_<lms>.csv`` for ``records``; returns what was and was not matched."""
-    done = Export(out / f"lms_{lms}.csv")
+           out: Path, final: dict[str, float] | None = None,
+           maximum: float = MAX_AUTO) -> Export:
+    """Write ``out/lms_<lms>.csv`` for ``records``; returns what was and was not matched.
+    The grade is each record's automatic total, or with ``final`` (submission -> final total,
+    from ``finalize``) its final total; ``maximum``: the points it is out of."""
+    done = Export(out / f"lms_{lms}.csv", maximum=maximum, final=final is not None)
     by_name: dict[str, dict] = {}
     for rec in records:
         key = next((k for k in (_key(rec["file"]), rec["original_name"], rec["submission"])
@@ -130,7 +142,8 @@ def export(records: list[dict], roster: dict[str, dict[str, str]], lms: str, ite
     done.no_submission = sorted(set(roster) - set(by_name))
     moodle_id = "email" if all(roster[k].get("email") for k in by_name) else "idnumber"
     header = [moodle_id, item] if lms == "moodle" else [*CANVAS_COLUMNS, item]
-    rows = []
+    rows = [] if lms == "moodle" else [[POINTS_POSSIBLE, *[""] * (len(CANVAS_COLUMNS) - 1),
+                                        f"{maximum:g}"]]
     for key in sorted(by_name):
         rec, entry = by_name[key], roster[key]
         if not _identifier(lms, entry) or (lms == "moodle" and not entry.get(moodle_id)):
@@ -140,7 +153,7 @@ def export(records: list[dict], roster: dict[str, dict[str, str]], lms: str, ite
         if needs_review(rec):
             done.awaiting_review.append(key)
         else:
-            grade = f"{points(rec):g}"
+            grade = f"{final[rec['submission']] if final is not None else points(rec):g}"
         if lms == "moodle":
             ids = [entry[moodle_id]]
         else:
@@ -156,9 +169,18 @@ def export(records: list[dict], roster: dict[str, dict[str, str]], lms: str, ite
 
 def report_section(done: Export, lms: str) -> str:
     """The "LMS grade file" section of report.md."""
+    if done.final:
+        grade = (f"the grade is the final total out of {done.maximum:g} (automatic points and "
+                 "free-text marks, as in `final_grades.csv`).")
+    else:
+        grade = (f"the grade is the automatic total out of {done.maximum:g}, without the "
+                 "free-text marks: run `finalize` for the final total.")
+    where = (f"Moodle reads no maximum from the file: set the grade item's *Maximum grade* to "
+             f"{done.maximum:g} before importing (an item the import creates gets 100)."
+             if lms == "moodle" else
+             f"The `{POINTS_POSSIBLE}` row gives the assignment's {done.maximum:g} points.")
     lines = ["", "## LMS grade file", "",
-             f"`{done.path.name}` ({lms}): {done.written} row(s); the grade is the automatic "
-             f"total of {MAX_AUTO} (free-text marks are added after `finalize`).", ""]
+             f"`{done.path.name}` ({lms}): {done.written} row(s); {grade} {where}", ""]
     for title, names in (("Submissions not in the roster (no row written)", done.not_in_roster),
                          ("Roster entries with no submission (no row written)",
                           done.no_submission),
@@ -181,10 +203,12 @@ def write_for_args(args: argparse.Namespace, out: Path, roster: dict | None) -> 
     return refresh(out)
 
 
-def refresh(out: Path) -> Export | None:
+def refresh(out: Path, final: dict[str, float] | None = None,
+            maximum: float = MAX_AUTO) -> Export | None:
     """(Re)write the LMS file of ``OUT_DIR/lms_export.json``, if there is one, from the stored
     records with the decisions of ``decisions.csv``, and append its section to report.md
-    (call it after report.md was rendered)."""
+    (call it after report.md was rendered). ``final`` and ``maximum``: the final totals and
+    their maximum, from ``finalize`` (then the default item becomes :data:`FINAL_ITEM`)."""
     path = out / SETTINGS
     if not path.exists():
         return None
@@ -196,7 +220,9 @@ def refresh(out: Path) -> Export | None:
     records, _ = load(out)
     decisions = read_decisions(out / "decisions.csv", {r["submission"] for r in records})
     records = [apply_decision(r, decisions.get(r["submission"])) for r in records]
-    done = export(records, roster, lms, item, out)
+    if final is not None and item == DEFAULT_ITEM:
+        item = FINAL_ITEM
+    done = export(records, roster, lms, item, out, final, maximum)
     with open(out / "report.md", "a", encoding="utf-8") as file:
         file.write(report_section(done, lms))
     unmatched = len(done.not_in_roster) + len(done.no_submission) + len(done.no_identifier)

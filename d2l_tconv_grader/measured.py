@@ -7,10 +7,12 @@ partial-credit policy says one mistake is not charged twice (:mod:`.rubric`), so
 
 * the job asks the harness to measure 2d itself (:func:`job_entry`) when a cell that uses 2d's
   names fails with an error. It does so in the sandbox, in the student's process, after the
-  last cell (``_harness.measure_size``): the student's own ``W`` from their
+  last cell (``_harness.measure_part``): the student's own ``W`` from their
   ``my_kernel2matrix`` for each size of ``SIZES_2D``, its bytes as built (dtype and layout
   included) and the time of ``W @ x``, or ``Wᵀ @ x`` for a transposed ``W``, beside
-  ``F.conv2d``'s;
+  ``F.conv2d``'s. The nbgrader route's 2d test cell measures with the same function, in the
+  notebook's kernel, when the kernel's last error came from a cell using 2d's names
+  (:mod:`.nbgrader_tests`);
 * :func:`rescore` uses that measurement only when the student's ``W`` is the cause: for some
   size it does not have the ``n * n`` columns that ``W @ x`` needs, or ``my_kernel2matrix``
   fails. It scores it with the same acceptance code as the student's own values

@@ -1,7 +1,8 @@
 """The instructor's flow on a class folder, with the real grader: grade -> review decisions
 (decisions.csv, apply, and the next grading run) -> free-text marks -> finalize. Afterwards
 the gradebook, grades_wide.csv, the feedback and the report agree; Japanese feedback is fully
-Japanese.
+Japanese. The grading run asks for a Canvas file (--roster/--lms): the automatic total until
+finalize, the final total of final_grades.csv after it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from conftest import skip_or_fail
 
 from d2l_tconv.exercise_checks import PARTS
 from d2l_tconv_grader.cli import main
+from d2l_tconv_grader.lms import FINAL_ITEM, POINTS_POSSIBLE
 from d2l_tconv_grader.sandbox import find_sandbox, make_stage, verify_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,10 +66,21 @@ def graded(tmp_path_factory):
     for name in CLASS:
         text = (FIXTURES / f"{name}.fixture").read_text(encoding="utf-8")
         (submissions / f"{name}.ipynb").write_text(text, encoding="utf-8")
+    roster = root / "roster.csv"  # Canvas's ID is the submission's position in CLASS
+    _write(roster, ["submission", "name", "canvas_id"],
+           [[name, name, str(100 + i)] for i, name in enumerate(CLASS)])
     done = _grade(str(submissions), "--out", str(out), "--seed", "7", "--jobs", "2",
-                  "--cell-timeout", "20")
+                  "--cell-timeout", "20", "--roster", str(roster), "--lms", "canvas")
     assert done.returncode == 0, done.stdout + done.stderr
     return submissions, out
+
+
+def _canvas(out: Path) -> tuple[dict[str, str], str]:
+    """The Canvas file's grades by submission (with its Points Possible row) and the item."""
+    with open(out / "lms_canvas.csv", newline="", encoding="utf-8") as file:
+        table = list(csv.reader(file))
+    return {CLASS[int(row[1]) - 100] if row[1] else row[0]: row[-1]
+            for row in table[1:]}, table[0][-1]
 
 
 def _totals(out: Path) -> dict[str, dict[str, float]]:
@@ -148,6 +161,11 @@ def test_untouched_parts_are_not_attempted(graded):
 def test_decisions_marks_and_finalize(graded, capsys):
     submissions, out = graded
     assert _agree(out)[FLAGGED] == 0
+    # before finalize the LMS file has the automatic totals and the report says so
+    grades, item = _canvas(out)
+    assert grades == {POINTS_POSSIBLE: "18", **{name: f"{total:g}" for name, total in
+                                                 _agree(out).items()}, FLAGGED: ""}
+    assert "the automatic total out of 18" in (out / "report.md").read_text(encoding="utf-8")
     decisions = _rows(out / "decisions.csv")
     assert [(r["submission"], r["decision"]) for r in decisions] == [(FLAGGED, "")]
 
@@ -205,3 +223,9 @@ def test_decisions_marks_and_finalize(graded, capsys):
         free = float(row["free_text_1"]) + float(row["free_text_2"])
         assert float(row["total"]) == wide[name] + free and row["max_total"] == "26"
     assert final[FLAGGED]["auto_points"] == "4"
+    # the LMS file now carries the final totals, out of the final maximum
+    grades, item = _canvas(out)
+    assert grades == {POINTS_POSSIBLE: "26", **{name: row["total"] for name, row in
+                                                 final.items()}}
+    assert item == FINAL_ITEM
+    assert "the final total out of 26" in (out / "report.md").read_text(encoding="utf-8")

@@ -1,5 +1,7 @@
 """LMS grade files (issue 9), on records made here (fast; the slow shard test writes them from
-a real merged run): Moodle's and Canvas's layouts, escaping, and nothing silently dropped."""
+a real merged run, the class-flow test after a real finalize): Moodle's and Canvas's layouts,
+escaping, nothing silently dropped, and the automatic total before finalize, the final total
+(with its maximum) after."""
 
 from __future__ import annotations
 
@@ -8,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from d2l_tconv_grader.lms import CANVAS_COLUMNS, export, read_roster, report_section
+from d2l_tconv_grader.lms import (
+    CANVAS_COLUMNS,
+    POINTS_POSSIBLE,
+    export,
+    read_roster,
+    report_section,
+)
+from d2l_tconv_grader.report import MAX_AUTO
 
 
 def _record(name: str, points: list[float], integrity: bool = False) -> dict:
@@ -61,8 +70,38 @@ def test_canvas_layout(tmp_path):
                                "ann,\"Lee, Ann\",101,U1,ann,A\nbob,,,,,\n")
     done = export(RECORDS[:2], roster, "canvas", "Ex (55)", tmp_path)
     assert _rows(done.path) == [[*CANVAS_COLUMNS, "Ex (55)"],
+                                [POINTS_POSSIBLE, "", "", "", "", f"{MAX_AUTO}"],
                                 ["Lee, Ann", "101", "U1", "ann", "A", "6"]]
     assert done.no_identifier == ["bob"]  # no name, Canvas id or SIS id: not written
+
+
+CANVAS_ROSTER = "submission,name,canvas_id\nann,Ann,101\nbob,Bob,102\ncat,Cat,103\n"
+
+
+def test_before_finalize_the_automatic_total_and_the_report_says_so(tmp_path):
+    done = export(RECORDS[:3], _roster(tmp_path, CANVAS_ROSTER), "canvas", "Ex", tmp_path)
+    assert [row[-1] for row in _rows(done.path)] == ["Ex", f"{MAX_AUTO}", "6", "0.5", ""]
+    section = report_section(done, "canvas")
+    assert f"automatic total out of {MAX_AUTO}, without the free-text marks" in section
+    assert "run `finalize`" in section and "final total" in section
+
+
+@pytest.mark.parametrize("lms", ["moodle", "canvas"])
+def test_after_finalize_the_final_total_out_of_the_final_maximum(tmp_path, lms):
+    roster = _roster(tmp_path, "submission,name,canvas_id,email\nann,Ann,101,ann@example.jp\n"
+                               "bob,Bob,102,bob@example.jp\n")
+    final = {"ann": 13.5, "bob": 4.0}  # automatic 6 and 0.5 plus free-text marks
+    done = export(RECORDS[:2], roster, lms, "Ex", tmp_path, final=final, maximum=26)
+    table = _rows(done.path)
+    grades = {row[0]: row[-1] for row in table[1:]}
+    section = report_section(done, lms)
+    assert "the final total out of 26 (automatic points and free-text marks" in section
+    if lms == "moodle":  # the maximum is the grade item's, stated in the report
+        assert grades == {"ann@example.jp": "13.5", "bob@example.jp": "4"}
+        assert "set the grade item's *Maximum grade* to 26" in section
+    else:  # Canvas: the Points Possible row, as Canvas's own export has it
+        assert grades == {POINTS_POSSIBLE: "26", "Ann": "13.5", "Bob": "4"}
+        assert table[1][:-1] == [POINTS_POSSIBLE, "", "", "", ""]
 
 
 @pytest.mark.parametrize("text, message", [

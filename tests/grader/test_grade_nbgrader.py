@@ -2,7 +2,9 @@
 nbgrader generate_assignment -> a correct and a blank submission -> nbgrader autograde ->
 nbgrader export. The correct one gets full marks on every automatic part, the blank one 0,
 the free text is left for manual grading, and every part's points equal the sandboxed
-grader's for the same notebooks and seed (the same scoring code decides).
+grader's for the same notebooks and seed (the same scoring code decides). A third student's
+1d returns a transposed W, which breaks their 2d cell: as in the sandbox, 2d is measured with
+their own W and only 1d loses points (one mistake charged once, measured.py).
 
 Where bubblewrap works, the export selects the sandboxed kernel (nbgrader_kernel.py) and a
 third, hostile submission is autograded with the others: from inside nbgrader's kernel it tries
@@ -12,7 +14,7 @@ a listener on the host and to start a process. Every attempt must fail, and the 
 unchanged. Its forged score (it replaces the grader's test module in the kernel) is asserted
 too: the sandbox protects the machine, not the points; the sandboxed grader gives it 0.
 
-Slow: three kernels run the whole notebook, plus one sandboxed grading run; about 40-60 s here.
+Slow: four kernels run the whole notebook, plus one sandboxed grading run; about 50-70 s here.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 import pytest
 from conftest import skip_or_fail
 
-from d2l_tconv.exercise_checks import FREE_TEXT, PARTS
+from d2l_tconv.exercise_checks import FREE_TEXT, PARTS, part
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = "5"
@@ -67,6 +69,20 @@ def _solved(release: dict, source: dict) -> dict:
         meta = cell["metadata"].get("nbgrader", {})
         if meta.get("solution"):
             cell["source"] = _strip_markers("".join(by_id[meta["grade_id"]]["source"]))
+    return notebook
+
+
+#: The last lines of the solution of 1d, and a student's version returning the transpose.
+RETURN_W = "W[i * ow + j] = window.reshape(-1)\n    return W\n"
+RETURN_WT = "W[i * ow + j] = window.reshape(-1)\n    return W.T\n"
+
+
+def _transposed(solved: dict) -> dict:
+    """The solved notebook whose ``my_kernel2matrix`` (1d) returns Wᵀ."""
+    notebook = json.loads(json.dumps(solved))
+    cells = [c for c in notebook["cells"] if RETURN_W in c["source"]]
+    assert len(cells) == 1, "the solution of 1d changed: update RETURN_W"
+    cells[0]["source"] = cells[0]["source"].replace(RETURN_W, RETURN_WT)
     return notebook
 
 
@@ -128,7 +144,8 @@ def course(tmp_path_factory):
     _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     release = json.loads((course / "release" / ASSIGNMENT / "exercises_en.ipynb").read_text())
     source = json.loads((course / "source" / ASSIGNMENT / "exercises_en.ipynb").read_text())
-    notebooks = {"correct": _solved(release, source), "blank": release}
+    solved = _solved(release, source)
+    notebooks = {"correct": solved, "blank": release, "transposed": _transposed(solved)}
     submissions = dict(notebooks)
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0)
@@ -220,6 +237,11 @@ def test_autograde_matches_the_sandboxed_grader(course, request):
         rows = {r["student_id"]: r for r in csv.DictReader(file)}
     assert float(rows["correct"]["raw_score"]) == sum(p.points for p in PARTS)
     assert float(rows["blank"]["raw_score"]) == 0
+    # A transposed W of 1d breaks the 2d cell: 2d is measured with it, 1d alone loses points.
+    transposed = scores["transposed"]
+    assert transposed["1d"] < part("1d").points and transposed["2d"] == part("2d").points
+    assert {k: v for k, v in transposed.items() if k != "1d"} == \
+        {p.id: p.points for p in PARTS if p.id != "1d"}
     ours = request.getfixturevalue("ours")  # after nbgrader's checks: it skips without bwrap
     assert {s: ours[s] for s in notebooks} == {s: {p: float(v) for p, v in parts.items()}
                                                for s, parts in scores.items()}

@@ -257,13 +257,19 @@ def test_apply_and_finalize_keep_the_lms_file_with_the_decisions(tmp_path, capsy
     (out / "decisions.csv").write_text("submission,decision,note\nann,zero,\n", encoding="utf-8")
     assert instructor.main(["finalize", str(out)]) == 0  # the decision changed: all agree
     grades, section = state()
-    assert grades == {"ann@example.jp": "0", "bob@example.jp": "1"}
-    final = {r["submission"]: r["auto_points"] for r in _rows(out / "final_grades.csv")}
-    assert final == {"ann": "0", "bob": "1"}
+    final = {r["submission"]: r for r in _rows(out / "final_grades.csv")}
+    assert {name: r["auto_points"] for name, r in final.items()} == {"ann": "0", "bob": "1"}
+    # the LMS file carries the final totals (automatic + 2 + 2), as final_grades.csv
+    assert grades == {"ann@example.jp": "4", "bob@example.jp": "5"}
+    assert {name: r["total"] for name, r in final.items()} == {"ann": "4", "bob": "5"}
+    assert f"the final total out of {final['ann']['max_total']}" in section
     assert "wrote" in capsys.readouterr().out
 
-    # grading again into the same OUT_DIR, without --lms: the stored export is made again
+    # grading again into the same OUT_DIR, without --lms: the stored export is made again,
+    # with the new automatic totals until the next finalize
     write_all(out, [_flagged("ann"), _honest("bob", 2)], Sandbox("none", problem="test"),
               Limits(), SEED, 1.0)
     lms.write_for_args(argparse.Namespace(lms=None, lms_item="x", roster=None), out, None)
-    assert state()[0] == {"ann@example.jp": "0", "bob@example.jp": "2"}
+    grades, section = state()
+    assert grades == {"ann@example.jp": "0", "bob@example.jp": "2"}
+    assert "the automatic total out of 18" in section
