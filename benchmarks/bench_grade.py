@@ -70,12 +70,13 @@ def main() -> int:
     correct = [name for name, kind in kinds.items() if kind != "partly_wrong_ja"]
     full = sum(1 for name in correct if totals.get(name) == 18)
     others_below = all(totals.get(name, 0) < 18 for name in kinds if name not in correct)
-    what = (f"a mix of {len(correct)} correct, {list(kinds.values()).count('partly_wrong_ja')} "
-            f"wrong, {list(kinds.values()).count('infinite_loop')} hanging"
+    counts = {kind: list(kinds.values()).count(kind) for kind in set(MIX)}
+    what = (f"a mix of {counts['correct_en']} correct, {counts['partly_wrong_ja']} wrong and "
+            f"{counts['infinite_loop']} hanging (correct apart from the hanging cell)"
             if args.mix else f"{args.copies} copies")
     print(f"grader at {args.root}: {what}, --jobs {args.jobs}, --cell-timeout "
           f"{args.cell_timeout:g}: {seconds:.1f} s, {60 * args.copies / seconds:.1f} "
-          f"submissions/min ({full}/{len(correct)} correct at 18/18"
+          f"submissions/min ({full}/{len(correct)} correct or hanging at 18/18"
           + ("" if not args.mix else f"; the others below 18: {others_below}") + ")")
     return 0 if full == len(correct) and others_below else 1
 
