@@ -52,12 +52,18 @@ def md_block(value: object, limit: int = 20_000) -> str:
     return "\n".join("> " + html.escape(line, quote=False) for line in text.split("\n"))
 
 
+#: Names of the grader's own files beside the submissions' (``details/_run.json`` holds the run's
+#: facts): a submission of that name gets an alias, so that neither overwrites the other.
+RESERVED_NAMES = frozenset({"_run"})
+
+
 def safe_name(name: str) -> str:
     """A submission name safe in file names, CSV and Markdown: ``name`` itself if it has no
-    control characters or path separators, else an alias with those replaced by ``_`` and a
-    short hash of the original (so two names never share an alias). The caller lists the
-    mapping (report.md)."""
-    if not _UNSAFE_NAME.search(name) and len(name) <= 200:
+    control characters or path separators and is not one of :data:`RESERVED_NAMES`, else an
+    alias with those replaced by ``_`` and a short hash of the original (so two names never
+    share an alias). The caller lists the mapping (report.md)."""
+    if (not _UNSAFE_NAME.search(name) and len(name) <= 200
+            and name.lower() not in RESERVED_NAMES):
         return name
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{_UNSAFE_NAME.sub('_', name)[:150]}-{digest}"

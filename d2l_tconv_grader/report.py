@@ -521,8 +521,8 @@ def report_markdown(records: list[dict], run: dict, histogram: bool = True) -> s
     aliases = [r for r in records if r["submission"] != r["original_name"]]
     if aliases:
         lines += ["", "## Renamed submissions", "",
-                  "File names with control characters or path separators are shown under a "
-                  "safe alias:", ""]
+                  "File names with control characters or path separators, and names of the "
+                  "grader's own files (`_run`), are shown under a safe alias:", ""]
         lines += [f"- {md_inline(r['submission'])} ← {md_inline(repr(r['original_name']))}"
                   for r in aliases]
     lines.append("")

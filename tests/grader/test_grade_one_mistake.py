@@ -273,3 +273,21 @@ def test_apply_and_finalize_keep_the_lms_file_with_the_decisions(tmp_path, capsy
     grades, section = state()
     assert grades == {"ann@example.jp": "0", "bob@example.jp": "2"}
     assert "the automatic total out of 18" in section
+
+
+def test_a_submission_named_like_the_run_record_keeps_its_record(tmp_path):
+    """``_run.ipynb`` gets an alias: its record and the run's own facts (details/_run.json) are
+    both kept, so apply, finalize and merge still see the submission."""
+    from d2l_tconv_grader.escape import safe_name
+    from d2l_tconv_grader.report import load, write_all
+
+    alias = safe_name("_run")
+    assert alias != "_run" and alias.startswith("_run-")
+    result = _honest(alias, 1)
+    result.submission.path = Path("_run.ipynb")
+    write_all(tmp_path, [result, _honest("bob", 1)], Sandbox("none", problem="test"),
+              Limits(), SEED, 1.0)
+    records, run = load(tmp_path)
+    assert [r["submission"] for r in records] == [alias, "bob"] and run["seed"] == SEED
+    assert {r["submission"] for r in _rows(tmp_path / "gradebook.csv")} == {alias, "bob"}
+    assert f"- {alias} ← '_run'" in (tmp_path / "report.md").read_text(encoding="utf-8")
