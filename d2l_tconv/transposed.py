@@ -39,7 +39,7 @@ from ._phase_gemm import (
     plan_cost,
     plan_dim,
 )
-from ._subpixel import conv_products
+from ._subpixel import conv_products, pad_for
 from ._validation import (
     as_pair,
     check_output_padding,
@@ -154,6 +154,22 @@ FOLD_ADVANTAGE = 4
 # k64 s32), 0.65-1.60x vs 0.41-1.04x.
 SUBPIXEL_MIN_TAPS = 2
 SUBPIXEL_MAX_PHASES = 4
+# The sub-pixel convolution split into one F.conv2d per phase group (each on its phases' own grid
+# rows, with no zero taps; :func:`d2l_tconv._phase_gemm.group_plans`, at most 4 convolutions here)
+# when that saves at least SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS per call and leaves at most
+# SUBPIXEL_MAX_SPLIT_FRACTION of one convolution's multiply-adds: several convolutions with a
+# quarter of the output channels each run at a lower rate than one (oneDNN), and each call costs
+# its own copies. Measured (split time / one convolution's, 2 threads wall clock | 1 thread CPU
+# time, quiet 2-core machine, float32): ResNet's k3 s2 p1 op1 (9 of 16 multiply-adds useful),
+# 64->32 on 32x32: N=2 (29 M saved) 1.16 | 1.06, N=4 (59 M) 0.95 | 0.98, N=8 (117 M) 0.78 | 0.82,
+# 128->64 on 16x16, N=8 (117 M) 0.77 | 0.79; DCGAN's k4 s2 p1 (only grid rows saved: 64 of 81
+# useful on 8x8, 256 of 289 on 16x16): 1.01-1.42 | 1.08-1.29 for N=2..16 (18-143 M saved), 0.89
+# at 1 thread but 1.08 at 2 threads for N=32 (285 M); N=1 layers of 16x16 and less: 1.3-1.7
+# (4-15 M); the VAE's 32->3 (3 output channels per convolution): 2.7-3.2.
+SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS = 3 << 24  # about 50 M
+SUBPIXEL_MAX_SPLIT_FRACTION = 0.7
+# and into at most this many convolutions (each costs its own PyTorch operations)
+SUBPIXEL_MAX_CONVOLUTIONS = 4
 # Workspace of one step (copied windows plus products, or the convolution's output and oneDNN's
 # copies, or F.fold's columns; and the phase kernels), in values: at most WORKSPACE_PER_OUTPUT
 # times the output, so that the peak stays within about three times the output; small outputs
@@ -185,16 +201,24 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     kernels = [phase_kernel(K, index, with_zero, conv).view(shape)
                for (index, with_zero), shape in zip(plan.gathers(K.device), plan.kernel_shapes,
                                                     strict=True)]
-    per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
-    chunks = list(_chunks(N, pairs[0][0].grid, per_row, max(budget - plan.kernel_values, 0)))
+    per_row = plan.phase_workspace // plan.grid_rows  # workspace of one grid row of one image
+    chunks = list(_chunks(N, plan.grid_rows, per_row, max(budget - plan.kernel_values, 0)))
     products = conv_products if conv else phase_products
     if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
         return products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
     for (n0, n1), rows in chunks:
+        Xc, padded = X[n0:n1], {}
+        if conv and len(pairs) > 1 and rows == (0, plan.grid_rows):
+            Xc, padded = pad_for(Xc, pairs)  # the convolutions' windows: views of one copy
+            padded = {"padded": padded}
         for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
-            band = products(X[n0:n1], W, plan_h, plan_w, rows)
-            interleave(Y[n0:n1], band, plan_h, plan_w, rows)
+            # rows of the whole grid to this pair's own grid rows
+            own = (max(rows[0] - plan_h.grid_start, 0), min(rows[1] - plan_h.grid_start, plan_h.grid))
+            if own[0] >= own[1]:
+                continue
+            band = products(Xc, W, plan_h, plan_w, own, **padded)
+            interleave(Y[n0:n1], band, plan_h, plan_w, own)
             del band  # free it before the next one
     return Y
 
@@ -211,6 +235,7 @@ class _Plan:
     kernel_shapes: tuple = ()  # phase strategies: shape of each product's phase kernel
     cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
     kernel_values: int = 0  # phase strategies: values of the phase kernels
+    grid_rows: int = 1  # phase strategies: rows of the whole grid (each pair has some of them)
     _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
 
     def gathers(self, device: torch.device) -> tuple:
@@ -226,7 +251,9 @@ class _Plan:
 def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
     settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES,
-                WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR, _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
+                SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MAX_SPLIT_FRACTION,
+                SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR,
+                _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
     return _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings)
 
 
@@ -242,8 +269,7 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     pairs = group_plans(plan_h, plan_w, C_in, C_out, N)
     windows, products = plan_cost(pairs, C_in, C_out)
     columns = columns_per_image(k_shape, (H, W))
-    one_product = len(pairs) == 1 and pairs[0][0] is plan_h and pairs[0][1] is plan_w
-    covers = one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
+    covers = _covers_output(pairs, plan_h, plan_w)
     # a kernel smaller than the stride (some outputs receive nothing): F.fold's columns are
     # smaller than the output, and it was measured 4-5x faster there
     fold = not covers or FOLD_ADVANTAGE * columns < windows + products
@@ -252,15 +278,25 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     # the copies of its input and output in oneDNN's blocked layout that PyTorch's CPU convolution
     # makes for NCHW tensors; and once per call the phase kernels (about K's size)
     products_kept = 0 if stride == (1, 1) else products
-    conv_workspace = products_kept + products + C_in * H * W
-    kernel_values = sum(C_out * _phase_count(ph) * _phase_count(pw) * C_in * ph.taps * pw.taps
-                        for ph, pw in pairs)
     subpixel = (min(ph.taps * pw.taps for ph, pw in pairs) >= SUBPIXEL_MIN_TAPS
                 and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES)
     strategy = FORCE_STRATEGY or ("fold" if fold else "subpixel" if subpixel else "phase")
     if strategy not in ("subpixel", "phase"):
         return _Plan(strategy, pairs, windows + products, columns, covers)
     conv = strategy == "subpixel"
+    conv_workspace = products_kept + products + C_in * H * W
+    if conv:  # one convolution, or one per phase group (with the input padded once for them)
+        few = len(plan_h.groups) * len(plan_w.groups) <= SUBPIXEL_MAX_CONVOLUTIONS
+        pairs = group_plans(plan_h, plan_w, C_in, C_out, N,
+                            SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS if few else None,
+                            SUBPIXEL_MAX_SPLIT_FRACTION if few else 0.0)
+        covers = _covers_output(pairs, plan_h, plan_w)
+        if len(pairs) > 1:  # one product at a time, twice, and the padded input (two copies)
+            largest = max(plan_cost([pair], C_in, C_out)[1] for pair in pairs)
+            conv_workspace = (2 * largest + C_in * H * W
+                              + 2 * C_in * (H + plan_h.taps) * (W + plan_w.taps))
+    kernel_values = sum(C_out * _phase_count(ph) * _phase_count(pw) * C_in * ph.taps * pw.taps
+                        for ph, pw in pairs)
     gathers, shapes = [], []
     for ph, pw in pairs:
         gathers.append(kernel_gather_index(k_shape, ph, pw, conv_layout=conv))
@@ -268,7 +304,13 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
     workspace = conv_workspace if conv else windows + products_kept
     return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers),
-                 kernel_values)
+                 kernel_values, plan_h.grid)
+
+
+def _covers_output(pairs, plan_h, plan_w) -> bool:
+    """Whether the products of ``pairs`` reach every output (else ``Y`` starts from zeros)."""
+    one_product = len(pairs) == 1 and pairs[0][0] is plan_h and pairs[0][1] is plan_w
+    return one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
 
 
 def _phase_count(plan) -> int:
