@@ -39,7 +39,7 @@ from ._phase_gemm import (
     plan_cost,
     plan_dim,
 )
-from ._subpixel import conv_products, pad_for
+from ._subpixel import conv_products
 from ._validation import (
     as_pair,
     check_output_padding,
@@ -155,20 +155,25 @@ FOLD_ADVANTAGE = 4
 SUBPIXEL_MIN_TAPS = 2
 SUBPIXEL_MAX_PHASES = 4
 # The sub-pixel convolution split into one F.conv2d per phase group (each on its phases' own grid
-# rows, with no zero taps; :func:`d2l_tconv._phase_gemm.group_plans`, at most 4 convolutions here)
-# when that saves at least SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS per call and leaves at most
-# SUBPIXEL_MAX_SPLIT_FRACTION of one convolution's multiply-adds: several convolutions with a
-# quarter of the output channels each run at a lower rate than one (oneDNN), and each call costs
-# its own copies. Measured (split time / one convolution's, 2 threads wall clock | 1 thread CPU
-# time, quiet 2-core machine, float32): ResNet's k3 s2 p1 op1 (9 of 16 multiply-adds useful),
-# 64->32 on 32x32: N=2 (29 M saved) 1.16 | 1.06, N=4 (59 M) 0.95 | 0.98, N=8 (117 M) 0.78 | 0.82,
-# 128->64 on 16x16, N=8 (117 M) 0.77 | 0.79; DCGAN's k4 s2 p1 (only grid rows saved: 64 of 81
-# useful on 8x8, 256 of 289 on 16x16): 1.01-1.42 | 1.08-1.29 for N=2..16 (18-143 M saved), 0.89
-# at 1 thread but 1.08 at 2 threads for N=32 (285 M); N=1 layers of 16x16 and less: 1.3-1.7
-# (4-15 M); the VAE's 32->3 (3 output channels per convolution): 2.7-3.2.
-SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS = 3 << 24  # about 50 M
+# rows, with one-sided padding and no zero taps; :func:`d2l_tconv._phase_gemm.group_plans`) when
+# that saves at least SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS per call and leaves at most
+# SUBPIXEL_MAX_SPLIT_FRACTION of one convolution's multiply-adds, in at most
+# SUBPIXEL_MAX_CONVOLUTIONS convolutions (each costs its own PyTorch operations and copies).
+# Measured (split time / one convolution's, float32, same process, interleaved rounds; 2 threads
+# wall clock | 1 thread CPU time; a 2-core machine whose speed drifted by up to 3x between runs):
+# - ResNet's k3 s2 p1 op1 (9 of 16 multiply-adds useful), 64->32 on 32x32: N=2 (29 M saved) 1.16
+#   | 1.06; N=4 (59 M) 0.95 | 0.98 in one session, 1.29-1.49 | 1.04-1.30 in three later ones
+#   (make bench's row: 1.51x -> 2.25x of F.conv_transpose2d); N=8 (117 M) 0.78 | 0.82, later
+#   1.04-1.33 | 0.95-1.24; 128->64 on 16x16, N=8 (117 M): 0.77-0.99 | 0.79-0.89;
+# - DCGAN's k4 s2 p1 (only grid rows saved: 64 of 81 useful on 8x8, 256 of 289 on 16x16):
+#   1.01-1.42 | 1.08-1.29 for N=2..16 (18-143 M saved); N=32 (285 M) 1.08 | 0.89;
+# - layers of one image up to 32x32: 1.3-2.0 (2-15 M saved); VAE's 32->3 (3 output channels per
+#   convolution): 2.7-4.5.
+# Fewer, smaller convolutions run at a lower rate (oneDNN), and each pads its input: the split
+# does not pay on the decoder layers of make bench, so it is left to layers with far more work
+# (the matrix product's threshold, where the saving dwarfs any per-call cost).
+SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS = 1 << 34
 SUBPIXEL_MAX_SPLIT_FRACTION = 0.7
-# and into at most this many convolutions (each costs its own PyTorch operations)
 SUBPIXEL_MAX_CONVOLUTIONS = 4
 # Workspace of one step (copied windows plus products, or the convolution's output and oneDNN's
 # copies, or F.fold's columns; and the phase kernels), in values: at most WORKSPACE_PER_OUTPUT
@@ -207,17 +212,15 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
         return products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
+    # a sub-pixel convolution per phase group: exactly its rows, with one-sided padding
+    split = {"one_sided": True} if conv and len(pairs) > 1 else {}
     for (n0, n1), rows in chunks:
-        Xc, padded = X[n0:n1], {}
-        if conv and len(pairs) > 1 and rows == (0, plan.grid_rows):
-            Xc, padded = pad_for(Xc, pairs)  # the convolutions' windows: views of one copy
-            padded = {"padded": padded}
         for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
             # rows of the whole grid to this pair's own grid rows
             own = (max(rows[0] - plan_h.grid_start, 0), min(rows[1] - plan_h.grid_start, plan_h.grid))
             if own[0] >= own[1]:
                 continue
-            band = products(Xc, W, plan_h, plan_w, own, **padded)
+            band = products(X[n0:n1], W, plan_h, plan_w, own, **split)
             interleave(Y[n0:n1], band, plan_h, plan_w, own)
             del band  # free it before the next one
     return Y
@@ -291,10 +294,10 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
                             SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS if few else None,
                             SUBPIXEL_MAX_SPLIT_FRACTION if few else 0.0)
         covers = _covers_output(pairs, plan_h, plan_w)
-        if len(pairs) > 1:  # one product at a time, twice, and the padded input (two copies)
+        if len(pairs) > 1:  # one product at a time, twice, and its padded input
             largest = max(plan_cost([pair], C_in, C_out)[1] for pair in pairs)
             conv_workspace = (2 * largest + C_in * H * W
-                              + 2 * C_in * (H + plan_h.taps) * (W + plan_w.taps))
+                              + C_in * (H + plan_h.taps) * (W + plan_w.taps))
     kernel_values = sum(C_out * _phase_count(ph) * _phase_count(pw) * C_in * ph.taps * pw.taps
                         for ph, pw in pairs)
     gathers, shapes = [], []
