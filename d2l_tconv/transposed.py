@@ -289,10 +289,8 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     conv = strategy == "subpixel"
     conv_workspace = products_kept + products + C_in * H * W
     if conv:  # one convolution, or one per phase group (with the input padded once for them)
-        few = len(plan_h.groups) * len(plan_w.groups) <= SUBPIXEL_MAX_CONVOLUTIONS
-        pairs = group_plans(plan_h, plan_w, C_in, C_out, N,
-                            SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS if few else None,
-                            SUBPIXEL_MAX_SPLIT_FRACTION if few else 0.0)
+        pairs = group_plans(plan_h, plan_w, C_in, C_out, N, SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS,
+                            SUBPIXEL_MAX_SPLIT_FRACTION, SUBPIXEL_MAX_CONVOLUTIONS)
         covers = _covers_output(pairs, plan_h, plan_w)
         if len(pairs) > 1:  # one product at a time, twice, and its padded input
             largest = max(plan_cost([pair], C_in, C_out)[1] for pair in pairs)
