@@ -202,7 +202,7 @@ STRATEGY_SETTINGS = settings(SETTINGS, max_examples=25)
 # the sub-pixel convolution split into one F.conv2d per phase group, whatever it saves (into at
 # most SUBPIXEL_MAX_CONVOLUTIONS convolutions), and however many groups there are
 SUBPIXEL_SPLIT = {"FORCE_STRATEGY": "subpixel", "SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS": 0,
-                  "SUBPIXEL_MAX_SPLIT_FRACTION": 1.0}
+                  "SUBPIXEL_MIN_SAVED_PER_COPY": 0, "SUBPIXEL_MAX_SPLIT_FRACTION": 1.0}
 SUBPIXEL_ALWAYS_SPLIT = {**SUBPIXEL_SPLIT, "SUBPIXEL_MAX_CONVOLUTIONS": 10**6}
 STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") or _phase_gemm
     "subpixel": {"FORCE_STRATEGY": "subpixel"},
