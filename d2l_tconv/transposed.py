@@ -14,7 +14,9 @@ the stride or kernel size. It chooses, per shape, between three ways (a small co
   forward convolution ``F.conv2d`` with the phase kernels stacked as ``C_out * s_h * s_w`` output
   channels (the known identity "transposed convolution = stride-1 convolution + pixel shuffle");
   the phase kernels are gathered from ``K`` at every call, and the same strided copies
-  interleave the phases (DCGAN, ResNet and VAE layers, stride 1);
+  interleave the phases (DCGAN, ResNet and VAE layers, stride 1); where that saves enough
+  multiply-adds (zero taps, many output channels), one ``F.conv2d`` per group of phases, each on
+  exactly its phases' grid rows;
 - by columns (:mod:`d2l_tconv._col2im`): one product gives every input pixel times the whole
   kernel, and ``F.fold`` (col2im) adds each patch where it lands (kernels large next to the input,
   or smaller than the stride).
@@ -292,7 +294,7 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         return _Plan(strategy, pairs, windows + products, columns, covers)
     conv = strategy == "subpixel"
     conv_workspace = products_kept + products + C_in * H * W
-    if conv:  # one convolution, or one per phase group (with the input padded once for them)
+    if conv:  # one convolution, or one per phase group (each pads its own copy of X)
         copied = (N * len(plan_h.exact_groups) * len(plan_w.exact_groups)
                   * C_in * (H + plan_h.taps) * (W + plan_w.taps))
         min_saved = max(SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MIN_SAVED_PER_COPY * copied)
