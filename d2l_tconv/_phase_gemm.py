@@ -53,14 +53,19 @@ class DimPlan:
     pad: tuple[int, int]
     kernel_index: torch.Tensor  # (phases, taps), int64
     phases: tuple[int, int] = (0, 0)  # this plan's phases rho0 <= rho < rho1 (all: (0, stride))
-    groups: tuple[tuple[int, int, int, int], ...] = ()  # see plan_groups
+    groups: tuple[tuple[int, int, int, int, int, int], ...] = ()  # by taps, see _groups
+    exact_groups: tuple[tuple[int, int, int, int, int, int], ...] = ()  # by taps and grid rows
+    grid_start: int = 0  # grid row 0 of this plan is row grid_start of the whole plan's grid
 
-    def restricted(self, rho0: int, rho1: int, e0: int, e1: int) -> DimPlan:
-        """The same plan for phases ``rho0 .. rho1`` and window entries ``e0 .. e1`` only."""
+    def restricted(self, rho0: int, rho1: int, e0: int, e1: int, g0: int, g1: int) -> DimPlan:
+        """The same plan for phases ``rho0 .. rho1``, window entries ``e0 .. e1`` and grid rows
+        ``g0 .. g1`` only (grid row ``g0`` becomes row 0: the phase offset and the padding move).
+        """
         index = self.kernel_index[rho0 - self.phases[0]:rho1 - self.phases[0], e0:e1]
-        return DimPlan(self.stride, self.out_size, self.kernel_size, e1 - e0, self.grid,
-                       self.phase_offset, (self.pad[0] - e0, self.pad[1] - (self.taps - e1)),
-                       index, (rho0, rho1))
+        return DimPlan(self.stride, self.out_size, self.kernel_size, e1 - e0, g1 - g0,
+                       self.phase_offset - g0 * self.stride,
+                       (self.pad[0] - e0 - g0, self.pad[1] - (self.taps - e1) - (self.grid - g1)),
+                       index, (rho0, rho1), (), (), self.grid_start + g0)
 
 
 @functools.lru_cache(maxsize=256)
@@ -99,27 +104,38 @@ def plan_dim(in_size: int, kernel_size: int, stride: int, padding: int,
     m = shift - base - (rho < phase_offset).long() - e
     a = m * s + (rho - phase_offset) % s - offset
     kernel_index = torch.where((a >= 0) & (a < k), a, k)
+    # phase rho has outputs on grid rows g0 <= g < g1 (0 <= g * s + rho - c < out_size)
+    g0 = (-torch.div(rho[:, 0] - phase_offset, s, rounding_mode="floor")).clamp(min=0)
+    g1 = (torch.div(out_size - 1 + phase_offset - rho[:, 0], s, rounding_mode="floor") + 1)
+    whole = torch.zeros_like(g0), torch.full_like(g1, grid)
     return DimPlan(s, out_size, k, taps, grid, phase_offset, (before, after), kernel_index,
-                   (0, s), _groups(kernel_index, k))
+                   (0, s), _groups(kernel_index, k, *whole),
+                   _groups(kernel_index, k, g0, g1.clamp(max=grid)))
 
 
-def _groups(kernel_index: torch.Tensor, k: int) -> tuple[tuple[int, int, int, int], ...]:
-    """Runs of consecutive phases that use the same window entries: ``(rho0, rho1, e0, e1)``.
+def _groups(kernel_index: torch.Tensor, k: int, g0: torch.Tensor,
+            g1: torch.Tensor) -> tuple[tuple[int, int, int, int, int, int], ...]:
+    """Runs of consecutive phases with the same window entries and grid rows:
+    ``(rho0, rho1, e0, e1, g0, g1)``.
 
-    A phase uses a contiguous range of window entries (its taps); phases whose range is shorter
-    than the window get their own product, so that no multiply-add is spent on a zero (a 3 x 3
-    kernel with stride 2 would otherwise do 16 instead of 9 per four outputs). Phases that no
-    kernel entry reaches are left out. A handful of runs, found with tensor operations.
+    A phase uses a contiguous range of window entries (its taps) and computes grid rows ``g0 ..
+    g1`` (per phase, the tensors of that name: the whole grid, or the rows where the phase has
+    outputs): phases whose taps are fewer than the window, or whose rows fewer than the grid, can
+    get their own product, so that no multiply-add is spent on a zero (a 3 x 3 kernel with stride
+    2 would otherwise do 16 instead of 9 per four outputs) or on a grid row outside the output
+    (DCGAN's k4 s2 p1 on an 8-row input: a grid of 9 rows per phase for 8 outputs). Phases that no
+    kernel entry reaches, or that have no output, are left out. A handful of runs, found with
+    tensor operations.
     """
     used = kernel_index < k
     taps = used.shape[1]
     first = torch.where(used.any(1), used.long().argmax(1), taps)
     last = torch.where(used.any(1), taps - used.flip(1).long().argmax(1), taps)
-    key = first * (taps + 1) + last
-    starts = [0, *(torch.nonzero(key[1:] != key[:-1]).flatten() + 1).tolist()]
+    key = torch.stack([first, last, g0, g1], 1)
+    starts = [0, *(torch.nonzero((key[1:] != key[:-1]).any(1)).flatten() + 1).tolist()]
     ends = [*starts[1:], len(key)]
-    return tuple((r0, r1, int(first[r0]), int(last[r0])) for r0, r1 in zip(starts, ends, strict=True)
-                 if first[r0] < taps)
+    return tuple((r0, r1, *key[r0].tolist()) for r0, r1 in zip(starts, ends, strict=True)
+                 if first[r0] < taps and g0[r0] < g1[r0])
 
 
 # Separate products per phase group only when they save at least this many multiply-adds in
@@ -130,32 +146,38 @@ def _groups(kernel_index: torch.Tensor, k: int) -> tuple[tuple[int, int, int, in
 MIN_SAVED_MULTIPLY_ADDS = 1 << 34
 
 
-def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int,
-                images: int = 1) -> list[tuple[DimPlan, DimPlan]]:
-    """The (height, width) plan pairs, one per matrix product.
+def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images: int = 1,
+                min_saved: int | None = None, max_fraction: float = 1.0,
+                max_products: int | None = None) -> list[tuple[DimPlan, DimPlan]]:
+    """The (height, width) plan pairs, one per product.
 
-    Either one product for all phases (zeros where a phase has fewer taps than the window), or one
-    per pair of phase groups (no zeros), whichever the multiply-adds saved (over ``images``
-    batch images) make worth it.
+    One product per pair of phase groups, the groups by taps and grid rows
+    (:attr:`DimPlan.exact_groups`: no multiply-add on a zero or outside the output) or else by
+    taps only (:attr:`DimPlan.groups`), where there is only one such pair or where the
+    multiply-adds saved (over ``images`` batch images) make it worth it: at least ``min_saved``
+    (default :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's threshold), at most
+    ``max_fraction`` of the one product's multiply-adds left, in at most ``max_products``
+    products; else one product for all phases.
     """
-    grouped = [(plan_h.restricted(*gh), plan_w.restricted(*gw))
-               for gh in plan_h.groups for gw in plan_w.groups]
-    if len(grouped) == 1:
-        return grouped
-    one = [(plan_h, plan_w)]
-    saved = images * (multiply_adds(one, C_in, C_out) - multiply_adds(grouped, C_in, C_out))
-    return grouped if saved >= MIN_SAVED_MULTIPLY_ADDS else one
-
-
-def multiply_adds(pairs: list[tuple[DimPlan, DimPlan]], C_in: int, C_out: int) -> int:
-    """Multiply-adds of the products of ``pairs``, per batch image."""
-    return sum(C_out * _count(ph) * _count(pw) * C_in * ph.taps * pw.taps * ph.grid * pw.grid
-               for ph, pw in pairs)
+    min_saved = MIN_SAVED_MULTIPLY_ADDS if min_saved is None else min_saved
+    # multiply-adds per image and channel pair: (phases x taps x grid rows), height times width
+    whole = _count(plan_h) * plan_h.taps * plan_h.grid * _count(plan_w) * plan_w.taps * plan_w.grid
+    for groups_h, groups_w in ((plan_h.exact_groups, plan_w.exact_groups),
+                               (plan_h.groups, plan_w.groups)):
+        count = len(groups_h) * len(groups_w)
+        split = (sum((r1 - r0) * (e1 - e0) * (g1 - g0) for r0, r1, e0, e1, g0, g1 in groups_h)
+                 * sum((r1 - r0) * (e1 - e0) * (g1 - g0) for r0, r1, e0, e1, g0, g1 in groups_w))
+        if count == 1 or (images * C_in * C_out * (whole - split) >= min_saved
+                          and split <= max_fraction * whole
+                          and count <= (max_products or count)):
+            return [(plan_h.restricted(*gh), plan_w.restricted(*gw))
+                    for gh in groups_h for gw in groups_w]
+    return [(plan_h, plan_w)]
 
 
 def covers_every_phase(plan: DimPlan) -> bool:
     """Whether the groups cover all phases (else some outputs receive nothing and stay zero)."""
-    return sum(r1 - r0 for r0, r1, _, _ in plan.groups) == plan.stride
+    return sum(r1 - r0 for r0, r1, *_ in plan.groups) == plan.stride
 
 
 def plan_cost(pairs: list[tuple[DimPlan, DimPlan]], C_in: int, C_out: int) -> tuple[int, int]:

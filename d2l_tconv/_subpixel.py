@@ -23,7 +23,7 @@ from ._phase_gemm import DimPlan
 
 
 def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
-                  rows: tuple[int, int] | None = None) -> torch.Tensor:
+                  rows: tuple[int, int] | None = None, one_sided: bool = False) -> torch.Tensor:
     """Every phase's output on grid rows ``g0 <= g < g1``: ``(N, C_out, s_h, s_w, g1 - g0, grid_w)``.
 
     ``X`` is ``(N, C_in, H, W)``; ``W`` is the conv-layout phase kernel
@@ -31,7 +31,9 @@ def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Dim
     whole grid. The result is a view of one ``F.conv2d``. The rows that the band's windows need
     (padded rows ``g0 .. g1 + n_h - 1``) are cut out of ``X`` (a view), and the zero padding around
     them is ``F.conv2d``'s own (the larger amount on both sides; the extra output rows are not
-    viewed), so that the input is never copied here.
+    viewed), so that the input is not copied here; or, with ``one_sided`` and different amounts
+    on the two sides (a phase group on its own grid rows), ``F.pad``'s, so that the convolution
+    computes exactly the rows that are viewed.
     """
     g0, g1 = rows or (0, plan_h.grid)
     H, Wd = X.shape[-2:]
@@ -44,9 +46,13 @@ def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Dim
     ph, pw = max(top, bottom), max(left, right)
     if X.shape[-2] < 1 or X.shape[-1] < 1:  # the band's windows hold only padding
         Z = X.new_zeros((X.shape[0], W.shape[0], g1 - g0, plan_w.grid))
+    elif one_sided and (top != bottom or left != right):
+        Z = F.conv2d(F.pad(X, (left, right, top, bottom)), W)
+        ph, pw = top, left
     else:
         Z = F.conv2d(X, W, padding=(ph, pw))
     if Z.shape[-2:] != (g1 - g0, plan_w.grid):
         Z = Z[:, :, ph - top:ph - top + g1 - g0, pw - left:pw - left + plan_w.grid]
     phases_h, phases_w = plan_h.phases[1] - plan_h.phases[0], plan_w.phases[1] - plan_w.phases[0]
     return Z.unflatten(1, (-1, phases_h, phases_w))
+

@@ -14,7 +14,9 @@ the stride or kernel size. It chooses, per shape, between three ways (a small co
   forward convolution ``F.conv2d`` with the phase kernels stacked as ``C_out * s_h * s_w`` output
   channels (the known identity "transposed convolution = stride-1 convolution + pixel shuffle");
   the phase kernels are gathered from ``K`` at every call, and the same strided copies
-  interleave the phases (DCGAN, ResNet and VAE layers, stride 1);
+  interleave the phases (DCGAN, ResNet and VAE layers, stride 1); where that saves enough
+  multiply-adds (zero taps, many output channels), one ``F.conv2d`` per group of phases, each on
+  exactly its phases' grid rows;
 - by columns (:mod:`d2l_tconv._col2im`): one product gives every input pixel times the whole
   kernel, and ``F.fold`` (col2im) adds each patch where it lands (kernels large next to the input,
   or smaller than the stride).
@@ -154,6 +156,30 @@ FOLD_ADVANTAGE = 4
 # k64 s32), 0.65-1.60x vs 0.41-1.04x.
 SUBPIXEL_MIN_TAPS = 2
 SUBPIXEL_MAX_PHASES = 4
+# The sub-pixel convolution split into one F.conv2d per phase group (each on its phases' own grid
+# rows, with one-sided padding and no zero taps; :func:`d2l_tconv._phase_gemm.group_plans`) when
+# that saves at least SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS per call, and at least
+# SUBPIXEL_MIN_SAVED_PER_COPY per value of the padded inputs that the convolutions copy (each one
+# pads X: C_in (H + n_h) (W + n_w) values per image; the saving per copied value grows with
+# C_out), leaving at most SUBPIXEL_MAX_SPLIT_FRACTION of one convolution's multiply-adds, in at
+# most SUBPIXEL_MAX_CONVOLUTIONS convolutions (each costs its own PyTorch operations).
+# Measured (split time / one convolution's, float32, interleaved rounds in one process; 2 threads
+# wall clock | 1 thread CPU time; a 2-core machine whose speed drifted by up to 3x between runs):
+# - ResNet's k3 s2 p1 op1 (9 of 16 multiply-adds useful), C_out 32 or 16 (about 50 saved per
+#   copied value): 64->32 on 32x32, N=2 (29 M saved) 1.06-1.16; N=4 (59 M, make bench's row)
+#   0.95-1.49 | 0.98-1.37; N=8 (117 M) 0.78-1.33 | 0.82-1.24; N=16 (235 M) 1.03-1.32 |
+#   0.75-1.12; 32->16 on 64x64, N=16: 1.25 | 1.11;
+# - the same with C_out 64 or 128 (88 to 180 saved per copied value): 128->64 on 16x16, N=4
+#   (59 M) 1.04 | 0.81, N=8 (117 M) 0.75-0.99 | 0.75-0.89, N=16 0.90 | 0.73; 256->128 on 8x8,
+#   N=16: 0.89 | 0.75;
+# - DCGAN's k4 s2 p1 (only grid rows saved: 64 of 81 useful on 8x8, 256 of 289 on 16x16):
+#   1.01-1.42 | 1.08-1.30 for N=2..16 (18-143 M saved), N=32 (285 M) 1.08 | 0.89;
+# - layers of one image up to 32x32: 1.3-2.5 (2-15 M saved); VAE's 32->3 (3 output channels
+#   per convolution): 2.7-4.5.
+SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS = 1 << 26  # about 67 M
+SUBPIXEL_MIN_SAVED_PER_COPY = 64
+SUBPIXEL_MAX_SPLIT_FRACTION = 0.7
+SUBPIXEL_MAX_CONVOLUTIONS = 4
 # Workspace of one step (copied windows plus products, or the convolution's output and oneDNN's
 # copies, or F.fold's columns; and the phase kernels), in values: at most WORKSPACE_PER_OUTPUT
 # times the output, so that the peak stays within about three times the output; small outputs
@@ -185,16 +211,22 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     kernels = [phase_kernel(K, index, with_zero, conv).view(shape)
                for (index, with_zero), shape in zip(plan.gathers(K.device), plan.kernel_shapes,
                                                     strict=True)]
-    per_row = plan.phase_workspace // pairs[0][0].grid  # workspace of one grid row of one image
-    chunks = list(_chunks(N, pairs[0][0].grid, per_row, max(budget - plan.kernel_values, 0)))
+    per_row = plan.phase_workspace // plan.grid_rows  # workspace of one grid row of one image
+    chunks = list(_chunks(N, plan.grid_rows, per_row, max(budget - plan.kernel_values, 0)))
     products = conv_products if conv else phase_products
     if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
         return products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
+    # a sub-pixel convolution per phase group: exactly its rows, with one-sided padding
+    split = {"one_sided": True} if conv and len(pairs) > 1 else {}
     for (n0, n1), rows in chunks:
         for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
-            band = products(X[n0:n1], W, plan_h, plan_w, rows)
-            interleave(Y[n0:n1], band, plan_h, plan_w, rows)
+            # rows of the whole grid to this pair's own grid rows
+            own = (max(rows[0] - plan_h.grid_start, 0), min(rows[1] - plan_h.grid_start, plan_h.grid))
+            if own[0] >= own[1]:
+                continue
+            band = products(X[n0:n1], W, plan_h, plan_w, own, **split)
+            interleave(Y[n0:n1], band, plan_h, plan_w, own)
             del band  # free it before the next one
     return Y
 
@@ -211,6 +243,7 @@ class _Plan:
     kernel_shapes: tuple = ()  # phase strategies: shape of each product's phase kernel
     cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
     kernel_values: int = 0  # phase strategies: values of the phase kernels
+    grid_rows: int = 1  # phase strategies: rows of the whole grid (each pair has some of them)
     _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
 
     def gathers(self, device: torch.device) -> tuple:
@@ -226,7 +259,10 @@ class _Plan:
 def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
     settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES,
-                WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR, _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
+                SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MIN_SAVED_PER_COPY,
+                SUBPIXEL_MAX_SPLIT_FRACTION,
+                SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR,
+                _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
     return _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings)
 
 
@@ -242,8 +278,7 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     pairs = group_plans(plan_h, plan_w, C_in, C_out, N)
     windows, products = plan_cost(pairs, C_in, C_out)
     columns = columns_per_image(k_shape, (H, W))
-    one_product = len(pairs) == 1 and pairs[0][0] is plan_h and pairs[0][1] is plan_w
-    covers = one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
+    covers = _covers_output(pairs, plan_h, plan_w)
     # a kernel smaller than the stride (some outputs receive nothing): F.fold's columns are
     # smaller than the output, and it was measured 4-5x faster there
     fold = not covers or FOLD_ADVANTAGE * columns < windows + products
@@ -252,15 +287,26 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     # the copies of its input and output in oneDNN's blocked layout that PyTorch's CPU convolution
     # makes for NCHW tensors; and once per call the phase kernels (about K's size)
     products_kept = 0 if stride == (1, 1) else products
-    conv_workspace = products_kept + products + C_in * H * W
-    kernel_values = sum(C_out * _phase_count(ph) * _phase_count(pw) * C_in * ph.taps * pw.taps
-                        for ph, pw in pairs)
     subpixel = (min(ph.taps * pw.taps for ph, pw in pairs) >= SUBPIXEL_MIN_TAPS
                 and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES)
     strategy = FORCE_STRATEGY or ("fold" if fold else "subpixel" if subpixel else "phase")
     if strategy not in ("subpixel", "phase"):
         return _Plan(strategy, pairs, windows + products, columns, covers)
     conv = strategy == "subpixel"
+    conv_workspace = products_kept + products + C_in * H * W
+    if conv:  # one convolution, or one per phase group (each pads its own copy of X)
+        copied = (N * len(plan_h.exact_groups) * len(plan_w.exact_groups)
+                  * C_in * (H + plan_h.taps) * (W + plan_w.taps))
+        min_saved = max(SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MIN_SAVED_PER_COPY * copied)
+        pairs = group_plans(plan_h, plan_w, C_in, C_out, N, min_saved,
+                            SUBPIXEL_MAX_SPLIT_FRACTION, SUBPIXEL_MAX_CONVOLUTIONS)
+        covers = _covers_output(pairs, plan_h, plan_w)
+        if len(pairs) > 1:  # one product at a time, twice, and its padded input
+            largest = max(plan_cost([pair], C_in, C_out)[1] for pair in pairs)
+            conv_workspace = (2 * largest + C_in * H * W
+                              + C_in * (H + plan_h.taps) * (W + plan_w.taps))
+    kernel_values = sum(C_out * _phase_count(ph) * _phase_count(pw) * C_in * ph.taps * pw.taps
+                        for ph, pw in pairs)
     gathers, shapes = [], []
     for ph, pw in pairs:
         gathers.append(kernel_gather_index(k_shape, ph, pw, conv_layout=conv))
@@ -268,7 +314,13 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
     workspace = conv_workspace if conv else windows + products_kept
     return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers),
-                 kernel_values)
+                 kernel_values, plan_h.grid)
+
+
+def _covers_output(pairs, plan_h, plan_w) -> bool:
+    """Whether the products of ``pairs`` reach every output (else ``Y`` starts from zeros)."""
+    one_product = len(pairs) == 1 and pairs[0][0] is plan_h and pairs[0][1] is plan_w
+    return one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
 
 
 def _phase_count(plan) -> int:

@@ -199,10 +199,17 @@ def test_meta_tensors_stay_on_meta():
 # --- both strategies, chunked or not -------------------------------------------------------------
 
 STRATEGY_SETTINGS = settings(SETTINGS, max_examples=25)
+# the sub-pixel convolution split into one F.conv2d per phase group, whatever it saves (into at
+# most SUBPIXEL_MAX_CONVOLUTIONS convolutions), and however many groups there are
+SUBPIXEL_SPLIT = {"FORCE_STRATEGY": "subpixel", "SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS": 0,
+                  "SUBPIXEL_MIN_SAVED_PER_COPY": 0, "SUBPIXEL_MAX_SPLIT_FRACTION": 1.0}
+SUBPIXEL_ALWAYS_SPLIT = {**SUBPIXEL_SPLIT, "SUBPIXEL_MAX_CONVOLUTIONS": 10**6}
 STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") or _phase_gemm
     "subpixel": {"FORCE_STRATEGY": "subpixel"},
-    "subpixel, one product per phase group": {"FORCE_STRATEGY": "subpixel",
-                                              "_phase_gemm.MIN_SAVED_MULTIPLY_ADDS": 0},
+    "subpixel, one convolution per phase group": SUBPIXEL_ALWAYS_SPLIT,
+    "subpixel, one convolution per phase group, one grid row per step, phases in pieces": {
+        **SUBPIXEL_ALWAYS_SPLIT, "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
+        "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
     "subpixel, one image per step, phases in pieces": {
         "FORCE_STRATEGY": "subpixel", "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
         "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
@@ -294,15 +301,21 @@ KERNEL_SIZES = {"1": lambda stride: 1, "3": lambda stride: 3,
                 "stride + 1": lambda stride: min(128, stride + 1)}
 
 
-@pytest.mark.parametrize("forced", [None, "subpixel", "phase"])
+FORCED = {"chosen": {}, "subpixel": {"FORCE_STRATEGY": "subpixel"},
+          "subpixel split": SUBPIXEL_SPLIT, "phase": {"FORCE_STRATEGY": "phase"}}
+
+
+@pytest.mark.parametrize("forced", list(FORCED))
 @pytest.mark.parametrize("padding", [0, 1])
 @pytest.mark.parametrize("kernel", list(KERNEL_SIZES))
 def test_large_strides_take_a_bounded_number_of_operations(monkeypatch, kernel, padding, forced):
     """The old code looped over stride**2 phases: stride 512 took 12.6 s (PyTorch: 0.5 ms).
 
-    Also with each phase strategy forced (their interleave must not copy phase by phase there).
+    Also with each phase strategy forced (their interleave must not copy phase by phase there,
+    and the split sub-pixel convolution must have a bounded number of phase groups).
     """
-    monkeypatch.setattr(transposed, "FORCE_STRATEGY", forced)
+    for name, value in FORCED[forced].items():
+        monkeypatch.setattr(transposed, name, value)
     X = torch.randn(1, 2, 2, 2)
     counts = {}
     for stride in (2, 32, 512):
