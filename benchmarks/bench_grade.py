@@ -76,7 +76,7 @@ def main() -> int:
             if args.mix else f"{args.copies} copies")
     print(f"grader at {args.root}: {what}, --jobs {args.jobs}, --cell-timeout "
           f"{args.cell_timeout:g}: {seconds:.1f} s, {60 * args.copies / seconds:.1f} "
-          f"submissions/min ({full}/{len(correct)} correct or hanging at 18/18"
+          f"submissions/min ({full}/{len(correct)} correct{' or hanging' if args.mix else ''} at 18/18"
           + ("" if not args.mix else f"; the others below 18: {others_below}") + ")")
     return 0 if full == len(correct) and others_below else 1
 
