@@ -11,18 +11,14 @@ compared with PyTorch's own error against a float64 reference.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from torch.profiler import ProfilerActivity, profile
 from torch.testing import assert_close
 
+from benchmarks._timing import aten_operations  # the benchmark's own operation counter
 from d2l_tconv import _gemm, _phase_gemm, trans_conv, trans_conv_loop, transposed
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
@@ -274,27 +270,6 @@ def test_cpu_matrix_product_backends_agree(monkeypatch, use_onednn):
 # --- no pathological shapes: the number of PyTorch operations does not grow ----------------------
 
 MAX_OPERATIONS = 1000  # aten operations of one call, nested included (about 30 to 800 now)
-
-
-def aten_operations(fn) -> int:
-    """How many ATen operations (profiler events ``aten::...``, nested included) ``fn()`` runs."""
-    with quiet_profiler(), profile(activities=[ProfilerActivity.CPU]) as prof:
-        fn()
-    return sum(1 for event in prof.events() if event.name.startswith("aten::"))
-
-
-@contextlib.contextmanager
-def quiet_profiler():
-    """Hide the profiler's start/stop log lines (written by C++ straight to stderr)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 KERNEL_SIZES = {"1": lambda stride: 1, "3": lambda stride: 3,
