@@ -29,6 +29,17 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def bubblewrap_sandbox(stage):
+    """The grader's bubblewrap sandbox, checked to work with the staging folder ``stage``;
+    skips (locally) or fails (CI) where bwrap is missing or does not work."""
+    from d2l_tconv_grader.sandbox import find_sandbox, verify_sandbox
+
+    sandbox = verify_sandbox(find_sandbox(), stage, [])
+    if sandbox.kind != "bubblewrap":
+        skip_or_fail(f"bubblewrap (bwrap) not installed or not working: {sandbox.problem}")
+    return sandbox
+
+
 @pytest.fixture(params=DEVICES)
 def device(request) -> torch.device:
     """Each test that takes ``device`` runs on the CPU, and on CUDA where available."""

@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
+from conftest import bubblewrap_sandbox
 
 from d2l_tconv.exercise_checks import PARTS
 from d2l_tconv_grader.cli import main
 from d2l_tconv_grader.lms import FINAL_ITEM, POINTS_POSSIBLE
-from d2l_tconv_grader.sandbox import find_sandbox, make_stage, verify_sandbox
+from d2l_tconv_grader.sandbox import make_stage
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
@@ -58,9 +58,7 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
-    sandbox = verify_sandbox(find_sandbox(), make_stage(root / "stage"), [])
-    if sandbox.kind != "bubblewrap":
-        skip_or_fail(f"bubblewrap (bwrap) not installed or not working: {sandbox.problem}")
+    bubblewrap_sandbox(make_stage(root / "stage"))
     submissions, out = root / "submissions", root / "out"
     submissions.mkdir()
     for name in CLASS:

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
+from conftest import bubblewrap_sandbox
 
 from d2l_tconv.exercise_checks import PARTS
 from d2l_tconv_grader.cells import cell_label
 from d2l_tconv_grader.escape import md_inline, safe_name
-from d2l_tconv_grader.sandbox import find_sandbox, make_stage, verify_sandbox
+from d2l_tconv_grader.sandbox import make_stage
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
@@ -146,9 +146,7 @@ def graded(tmp_path_factory) -> dict[str, Run]:
     """Grade the fixtures in the four runs of the module's docstring: the two timed runs one
     after the other, then ``others`` while ``hanging`` waits for its cells' limits."""
     root = tmp_path_factory.mktemp("grading")
-    sandbox = verify_sandbox(find_sandbox(), make_stage(root / "stage"), [])
-    if sandbox.kind != "bubblewrap":
-        skip_or_fail(f"bubblewrap (bwrap) not installed or not working: {sandbox.problem}")
+    bubblewrap_sandbox(make_stage(root / "stage"))
     others = [n for n in _fixture_names()
               if n not in ATTACKS and n not in HANGING and n != "untouched_ja"]
     runs = {"attacks": _run(root / "attacks", [*CONTROLS, *ATTACKS], LIMITS,

@@ -26,9 +26,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 import torch
-from conftest import skip_or_fail
+from conftest import bubblewrap_sandbox
 
-from d2l_tconv_grader.sandbox import find_sandbox, make_stage, verify_sandbox
+from d2l_tconv_grader.sandbox import make_stage
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
@@ -69,9 +69,7 @@ def _cheat(correct: dict, root: Path, leak: Path) -> dict:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("gradescope")
-    sandbox = verify_sandbox(find_sandbox(), make_stage(root / "stage"), [])
-    if sandbox.kind != "bubblewrap":
-        skip_or_fail(f"bubblewrap (bwrap) not installed or not working: {sandbox.problem}")
+    bubblewrap_sandbox(make_stage(root / "stage"))
     zip_path = root / "autograder.zip"
     done = subprocess.run([sys.executable, "-m", "d2l_tconv_grader", "export-gradescope",
                            str(zip_path), "--seed", SEED], capture_output=True, text=True,

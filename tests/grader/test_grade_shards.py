@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import skip_or_fail
+from conftest import bubblewrap_sandbox
 
 from d2l_tconv_grader.cli import main
-from d2l_tconv_grader.sandbox import find_sandbox, make_stage, verify_sandbox
+from d2l_tconv_grader.sandbox import make_stage
 from d2l_tconv_grader.shards import parse_shard, select, shard_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,9 +48,7 @@ def _env() -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
-    sandbox = verify_sandbox(find_sandbox(), make_stage(root / "stage"), [])
-    if sandbox.kind != "bubblewrap":
-        skip_or_fail(f"bubblewrap (bwrap) not installed or not working: {sandbox.problem}")
+    bubblewrap_sandbox(make_stage(root / "stage"))
     subs = root / "subs"
     subs.mkdir()
     for name in CLASS:

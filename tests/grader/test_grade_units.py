@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import skip_or_fail
+from conftest import bubblewrap_sandbox
 
 import d2l_tconv
 from d2l_tconv import kernel2matrix
@@ -30,7 +30,6 @@ from d2l_tconv_grader.sandbox import (
     python_paths,
     run_harness,
     seccomp_filter,
-    verify_sandbox,
 )
 from d2l_tconv_grader.scan import flag_codes, scan
 
@@ -332,9 +331,7 @@ def _job(cells, parts=()):
 @pytest.mark.slow
 def test_wall_clock_limit_kills_a_run_that_blocks_the_alarm(tmp_path):
     stage = make_stage(tmp_path / "stage")
-    sandbox = verify_sandbox(find_sandbox(), stage, [])
-    if sandbox.kind != "bubblewrap":
-        skip_or_fail(f"bubblewrap (bwrap) not installed or not working: {sandbox.problem}")
+    sandbox = bubblewrap_sandbox(stage)
     job = _job(["rank_WtW = 4",
                 "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
                 "while True:\n    pass"],
