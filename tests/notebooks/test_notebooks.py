@@ -160,9 +160,12 @@ def test_metadata_is_what_jupyterlab_writes_on_open(lang):
     # patch level only (make and CI use Python 3.11).
     stored_version, version = stored.pop("version"), reported.pop("version")
     assert stored == reported
-    assert stored_version.split(".")[:2] == version.split(".")[:2]
     source_header = build_notebooks.jupytext.read(build_notebooks.source_path(lang)).metadata
     assert source_header["kernelspec"] == KERNELSPEC  # opening the .md as a notebook agrees
+    if stored_version.split(".")[:2] != version.split(".")[:2]:
+        # e.g. `make test` on a machine whose python3 is 3.12 (Colab): the stored notebooks
+        # cannot match every Python; the check of the version belongs to the build's Python.
+        pytest.skip(f"notebooks built with Python {stored_version}; this kernel is {version}")
 
 
 @pytest.mark.parametrize("lang", LANGS)

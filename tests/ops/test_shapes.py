@@ -29,9 +29,10 @@ def _pair(v):
 
 
 def _torch_conv_shape(i, k, s, p, d):
-    """The output shape F.conv2d gives (meta tensors: no data is computed), or the error."""
-    x = torch.empty(1, 1, *i, device="meta")
-    w = torch.empty(1, 1, *k, device="meta")
+    """The output shape F.conv2d gives on tiny CPU tensors, or its error (meta tensors skip the
+    kernel-fits check in some torch releases, e.g. 2.11, and return an empty shape instead)."""
+    x = torch.zeros(1, 1, *i)
+    w = torch.zeros(1, 1, *k)
     return tuple(F.conv2d(x, w, stride=s, padding=p, dilation=d).shape[-2:])
 
 
