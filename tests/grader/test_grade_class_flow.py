@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -185,13 +186,20 @@ def test_decisions_marks_and_finalize(graded, capsys):
     assert "talked to the student" in feedback
     assert "decided: accept" in (out / "report.md").read_text(encoding="utf-8")
 
-    # zero, then the next grading run applies it too
+    # zero, then the next grading run applies it too: a run (main, in this process) of the
+    # flagged submission alone (the others would only be graded again), into a folder that
+    # holds this decisions.csv
     _write(out / "decisions.csv", ["submission", "decision", "note"], [[FLAGGED, "zero", ""]])
-    done = _grade(str(submissions), "--out", str(out), "--seed", "7", "--jobs", "2",
-                  "--cell-timeout", "20")
+    again, regraded = out.parent / "again", out.parent / "regraded"
+    again.mkdir()
+    regraded.mkdir()
+    shutil.copyfile(submissions / f"{FLAGGED}.ipynb", again / f"{FLAGGED}.ipynb")
+    shutil.copyfile(out / "decisions.csv", regraded / "decisions.csv")
+    done = _step(capsys, str(again), "--out", str(regraded), "--seed", "7", "--jobs", "2",
+                 "--cell-timeout", "20")
     assert done.returncode == 0, done.stderr
-    assert _agree(out)[FLAGGED] == 0
-    assert {r["status"] for r in _rows(out / "gradebook.csv")
+    assert _agree(regraded) == {FLAGGED: 0}
+    assert {r["status"] for r in _rows(regraded / "gradebook.csv")
             if r["submission"] == FLAGGED} == {"zero after review"}
 
     # a bad decision is a usage error naming the line
