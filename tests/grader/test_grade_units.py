@@ -26,7 +26,6 @@ from d2l_tconv_grader.sandbox import (
     Sandbox,
     find_sandbox,
     hidden_paths,
-    make_stage,
     python_paths,
     run_harness,
     seccomp_filter,
@@ -329,8 +328,8 @@ def _job(cells, parts=()):
 
 
 @pytest.mark.slow
-def test_wall_clock_limit_kills_a_run_that_blocks_the_alarm(tmp_path):
-    stage = make_stage(tmp_path / "stage")
+def test_wall_clock_limit_kills_a_run_that_blocks_the_alarm(grader_stage, tmp_path):
+    stage = grader_stage
     sandbox = bubblewrap_sandbox(stage)
     job = _job(["rank_WtW = 4",
                 "import signal, time\n"
@@ -391,21 +390,21 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert main([str(tmp_path), "--out", str(tmp_path)]) == 2
 
 
-def _run_unconfined(tmp_path, cells, parts=(), **limits):
-    """The harness without bubblewrap (fast, no bwrap needed): its events, parsed."""
+def _run_unconfined(stage, tmp_path, cells, parts=(), **limits):
+    """The harness without bubblewrap (fast, no bwrap needed), with the grader's staging
+    folder ``stage``: its events, parsed."""
     job = {**_job(cells, parts), **limits}
-    run = run_harness(job, Sandbox("none", problem="test"), make_stage(tmp_path / "stage"), [],
+    run = run_harness(job, Sandbox("none", problem="test"), stage, [],
                       Limits(timeout=30), tmp_path / "private")
     return [json.loads(line) for line in run.lines]
 
 
-def test_harness_runs_magics_and_keeps_going_after_errors(tmp_path):
-    events = _run_unconfined(tmp_path, ["%matplotlib inline\nimport matplotlib.pyplot as plt\n"
-                                        "plt.plot([1, 2])\nplt.show()\nrank_WtW = 4",
-                                        "1 / 0", "WtW_is_identity = False",
-                                        "print('x' * 10**7)"],
-                             [{"id": "1c", "kind": "value",
-                               "names": ["rank_WtW", "WtW_is_identity"]}])
+def test_harness_runs_magics_and_keeps_going_after_errors(grader_stage, tmp_path):
+    events = _run_unconfined(grader_stage, tmp_path, [
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
+        "plt.plot([1, 2])\nplt.show()\nrank_WtW = 4",
+        "1 / 0", "WtW_is_identity = False", "print('x' * 10**7)"],
+        [{"id": "1c", "kind": "value", "names": ["rank_WtW", "WtW_is_identity"]}])
     cells = {e["index"]: e for e in events if e["event"] == "cell"}
     assert [cells[i]["status"] for i in range(4)] == ["ok", "error", "ok", "ok"]
     assert cells[1]["error"] == "ZeroDivisionError: division by zero"
@@ -415,12 +414,12 @@ def test_harness_runs_magics_and_keeps_going_after_errors(tmp_path):
     assert events[-1] == {"event": "done"}
 
 
-def test_harness_times_out_student_functions_on_hidden_inputs(tmp_path):
+def test_harness_times_out_student_functions_on_hidden_inputs(grader_stage, tmp_path):
     cases = hidden.hidden_inputs(5)["2a"]
     part = {"id": "2a", "kind": "function", "names": ["count_W"],
             "calls": [[data.encode_input(a) for a in args] for args in cases]}
-    events = _run_unconfined(tmp_path, ["def count_W(s, k):\n    while True:\n"
-                                        "        pass"], [part], part_timeout=0.3)
+    events = _run_unconfined(grader_stage, tmp_path, [
+        "def count_W(s, k):\n    while True:\n        pass"], [part], part_timeout=0.3)
     final = [e for e in events if e["event"] == "part"][-1]
     assert final["calls"] == [{"timeout": True}] + [{"skipped": True}] * (len(cases) - 1)
     assert len([e for e in events if e["event"] == "part"]) == 1  # not timed out twice
@@ -428,15 +427,16 @@ def test_harness_times_out_student_functions_on_hidden_inputs(tmp_path):
     assert (outcome.points, outcome.status) == (0, "timeout: hidden input 1")
 
 
-def test_harness_stops_a_function_that_swallows_its_time_limit(tmp_path):
+def test_harness_stops_a_function_that_swallows_its_time_limit(grader_stage, tmp_path):
     cases = hidden.hidden_inputs(5)["2a"]
     part = {"id": "2a", "kind": "function", "names": ["count_W"],
             "calls": [[data.encode_input(a) for a in args] for args in cases]}
-    events = _run_unconfined(tmp_path, ["import time\n"
-                                        "def count_W(s, k):\n    while True:\n        try:\n"
-                                        "            time.sleep(0.05)\n"
-                                        "        except BaseException:\n            pass"],
-                             [part], part_timeout=0.3, grace=0.3)
+    events = _run_unconfined(grader_stage, tmp_path, [
+        "import time\n"
+        "def count_W(s, k):\n    while True:\n        try:\n"
+        "            time.sleep(0.05)\n"
+        "        except BaseException:\n            pass"],
+        [part], part_timeout=0.3, grace=0.3)
     assert events[-1]["event"] == "stopped" and "2a" in events[-1]["reason"]
 
 
@@ -452,9 +452,9 @@ def test_a_bwrap_without_the_grader_options_is_no_sandbox(tmp_path, capsys):
     assert "Unknown option --size" in capsys.readouterr().err
 
 
-def test_font_cache_is_ready_before_the_first_cell(tmp_path):
+def test_font_cache_is_ready_before_the_first_cell(grader_stage, tmp_path):
     # issue 13: built once by the grader, not inside the first plotting cell's time limit
-    events = _run_unconfined(tmp_path, [
+    events = _run_unconfined(grader_stage, tmp_path, [
         "import os\nassert any(f.startswith('fontlist') for f in "
         "os.listdir(os.environ['MPLCONFIGDIR'])), 'no font cache'"])
     cells = [e for e in events if e["event"] == "cell"]
