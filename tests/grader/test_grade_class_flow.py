@@ -20,7 +20,6 @@ from conftest import bubblewrap_sandbox
 from d2l_tconv.exercise_checks import PARTS
 from d2l_tconv_grader.cli import main
 from d2l_tconv_grader.lms import FINAL_ITEM, POINTS_POSSIBLE
-from d2l_tconv_grader.sandbox import make_stage
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
@@ -57,9 +56,9 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(grader_stage, tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
-    bubblewrap_sandbox(make_stage(root / "stage"))
+    bubblewrap_sandbox(grader_stage)
     submissions, out = root / "submissions", root / "out"
     submissions.mkdir()
     for name in CLASS:

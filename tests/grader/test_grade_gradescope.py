@@ -28,8 +28,6 @@ import pytest
 import torch
 from conftest import bubblewrap_sandbox
 
-from d2l_tconv_grader.sandbox import make_stage
-
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
@@ -67,9 +65,9 @@ def _cheat(correct: dict, root: Path, leak: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
+def bundle(grader_stage, tmp_path_factory):
     root = tmp_path_factory.mktemp("gradescope")
-    bubblewrap_sandbox(make_stage(root / "stage"))
+    bubblewrap_sandbox(grader_stage)
     zip_path = root / "autograder.zip"
     done = subprocess.run([sys.executable, "-m", "d2l_tconv_grader", "export-gradescope",
                            str(zip_path), "--seed", SEED], capture_output=True, text=True,

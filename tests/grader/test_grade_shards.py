@@ -24,7 +24,6 @@ import yaml
 from conftest import bubblewrap_sandbox
 
 from d2l_tconv_grader.cli import main
-from d2l_tconv_grader.sandbox import make_stage
 from d2l_tconv_grader.shards import parse_shard, select, shard_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,9 +45,9 @@ def _env() -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(grader_stage, tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
-    bubblewrap_sandbox(make_stage(root / "stage"))
+    bubblewrap_sandbox(grader_stage)
     subs = root / "subs"
     subs.mkdir()
     for name in CLASS:
