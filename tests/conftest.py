@@ -68,10 +68,12 @@ def stop_process_group(proc: subprocess.Popen, timeout: float) -> None:
 
 
 #: Files without a ``slow`` test that still take several seconds of CPU (figures drawn,
-#: fresh interpreters, hypothesis), from ``--durations``: a hint for the order below only.
+#: fresh interpreters, hypothesis, harness runs), from ``--durations``: a hint for the order
+#: below only.
 LONG_FILES = ("tests/ops/test_explorer.py", "tests/ops/test_animation.py",
-              "tests/ops/test_figures.py", "tests/grader/test_grade_fuzz.py",
-              "tests/ops/test_lazy_imports.py", "tests/exercises/test_exercise_checks.py")
+              "tests/ops/test_figures.py", "tests/grader/test_grade_one_mistake.py",
+              "tests/grader/test_grade_fuzz.py", "tests/ops/test_lazy_imports.py",
+              "tests/exercises/test_exercise_checks.py")
 
 
 @pytest.hookimpl(trylast=True)
