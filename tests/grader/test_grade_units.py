@@ -336,13 +336,14 @@ def test_wall_clock_limit_kills_a_run_that_blocks_the_alarm(grader_stage, tmp_pa
                 "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
                 "while True:\n    time.sleep(0.1)"],
                [{"id": "1c", "kind": "value", "names": ["rank_WtW", "WtW_is_identity"]}])
-    # 10 s: about 5 times the start of the sandbox and the first cell under a two-core load;
-    # the second cell never ends, so only the wall-clock limit can stop it, and the limit
-    # decides only when (the default, 120 s: test_default_limits_are_the_documented_ones).
-    # It sleeps rather than spins: the same stuck cell, without 10 s of a core taken from
-    # the other tests (a spinning cell's alarm is tested with the fixtures' infinite loops).
+    # 4 s: over 30 times the start of the sandbox and the first cell (no torch: 0.12 s with
+    # the two cores loaded 3 deep); the second cell never ends, so only the wall-clock limit
+    # can stop it, and the limit decides only when (the default, 120 s:
+    # test_default_limits_are_the_documented_ones). It sleeps rather than spins: the same
+    # stuck cell, without a core taken from the other tests (a spinning cell's alarm is
+    # tested with the fixtures' infinite loops).
     run = run_harness(job, sandbox, stage, hidden_paths(tmp_path, tmp_path, tmp_path, []),
-                      Limits(timeout=10), tmp_path / "private")
+                      Limits(timeout=4), tmp_path / "private")
     assert run.killed == "timeout"
     events = [json.loads(line) for line in run.lines]
     part = [e for e in events if e["event"] == "part"]
