@@ -8,14 +8,15 @@ import signal
 import subprocess
 
 import pytest
-import torch
 
 # Under `pytest -n 2` each worker would start one intra-op thread per core, and the two
-# workers would fight over the 2 cores: one thread per worker is faster overall.
+# workers would fight over the 2 cores: one thread per worker is faster overall. (torch is
+# imported here only in the workers: xdist's controller, which runs no test, starts them
+# sooner without it.)
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
+    import torch
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    torch.set_num_threads(1)
 
 # CI sets D2L_TCONV_STRICT=1: a test that would be skipped for a missing tool
 # (bubblewrap, node) fails instead, so a green CI always means it really ran.
@@ -51,10 +52,14 @@ def grader_stage(tmp_path_factory):
     return make_stage(tmp_path_factory.mktemp("grader") / "stage")
 
 
-@pytest.fixture(params=DEVICES)
-def device(request) -> torch.device:
+@pytest.hookimpl(tryfirst=True)  # before the parametrize marks: ids stay "cpu-..."
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Each test that takes ``device`` runs on the CPU, and on CUDA where available."""
-    return torch.device(request.param)
+    if "device" in metafunc.fixturenames:
+        import torch
+
+        names = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        metafunc.parametrize("device", [torch.device(name) for name in names], ids=names)
 
 
 def stop_process_group(proc: subprocess.Popen, timeout: float) -> None:
