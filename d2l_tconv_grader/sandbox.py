@@ -44,14 +44,15 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
-
-import d2l_tconv
 
 from . import isolation
 from .boundary import GRADER_PACKAGE, STUDENT_MODULES, staged_init
 
-PACKAGE_DIR = Path(d2l_tconv.__file__).resolve().parent  # the d2l_tconv that grades
+# The d2l_tconv that grades, found without importing it (that would import torch, which the
+# nbgrader kernel's launcher, a user of this module, does not need).
+PACKAGE_DIR = Path(find_spec("d2l_tconv").origin).resolve().parent
 GRADER_DIR = Path(__file__).resolve().parent  # .../d2l_tconv_grader
 HARNESS = GRADER_DIR / "_harness.py"
 SANDBOX_TMP_BYTES = 256 * 2**20

@@ -8,14 +8,15 @@ import signal
 import subprocess
 
 import pytest
-import torch
 
 # Under `pytest -n 2` each worker would start one intra-op thread per core, and the two
-# workers would fight over the 2 cores: one thread per worker is faster overall.
+# workers would fight over the 2 cores: one thread per worker is faster overall. (torch is
+# imported here only in the workers: xdist's controller, which runs no test, starts them
+# sooner without it.)
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
+    import torch
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    torch.set_num_threads(1)
 
 # CI sets D2L_TCONV_STRICT=1: a test that would be skipped for a missing tool
 # (bubblewrap, node) fails instead, so a green CI always means it really ran.
@@ -40,10 +41,25 @@ def bubblewrap_sandbox(stage):
     return sandbox
 
 
-@pytest.fixture(params=DEVICES)
-def device(request) -> torch.device:
+@pytest.fixture(scope="session")
+def grader_stage(tmp_path_factory):
+    """The grader's staging folder (harness, student-safe package, matplotlib's font cache),
+    made once per worker for the tests that run the harness themselves: ``make_stage`` builds
+    the font cache in a fresh interpreter, about 0.4 s of CPU each time. The runs only read
+    it (bubblewrap mounts it read-only; unconfined runs work in their own folders)."""
+    from d2l_tconv_grader.sandbox import make_stage
+
+    return make_stage(tmp_path_factory.mktemp("grader") / "stage")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the parametrize marks: ids stay "cpu-..."
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Each test that takes ``device`` runs on the CPU, and on CUDA where available."""
-    return torch.device(request.param)
+    if "device" in metafunc.fixturenames:
+        import torch
+
+        names = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        metafunc.parametrize("device", [torch.device(name) for name in names], ids=names)
 
 
 def stop_process_group(proc: subprocess.Popen, timeout: float) -> None:
@@ -57,10 +73,12 @@ def stop_process_group(proc: subprocess.Popen, timeout: float) -> None:
 
 
 #: Files without a ``slow`` test that still take several seconds of CPU (figures drawn,
-#: fresh interpreters, hypothesis), from ``--durations``: a hint for the order below only.
+#: fresh interpreters, hypothesis, harness runs), from ``--durations``: a hint for the order
+#: below only.
 LONG_FILES = ("tests/ops/test_explorer.py", "tests/ops/test_animation.py",
-              "tests/ops/test_figures.py", "tests/grader/test_grade_fuzz.py",
-              "tests/ops/test_lazy_imports.py", "tests/exercises/test_exercise_checks.py")
+              "tests/ops/test_figures.py", "tests/grader/test_grade_one_mistake.py",
+              "tests/grader/test_grade_fuzz.py", "tests/ops/test_lazy_imports.py",
+              "tests/exercises/test_exercise_checks.py")
 
 
 @pytest.hookimpl(trylast=True)

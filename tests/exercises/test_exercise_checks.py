@@ -16,7 +16,6 @@ import torch.nn.functional as F
 import d2l_tconv.exercise_checks as checks
 from d2l_tconv import kernel2matrix
 from d2l_tconv.exercise_checks import PARTS, SIZES_2D, check, part, passes, set_language
-from d2l_tconv_grader.sandbox import make_stage
 
 X = torch.arange(9.0).reshape(3, 3)
 K = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
@@ -128,8 +127,8 @@ def test_module_imports_nothing_of_the_reference_implementation():
                         "torch.nn.functional"}
 
 
-def test_works_with_only_the_student_safe_package(tmp_path):
-    stage = make_stage(tmp_path / "stage")
+def test_works_with_only_the_student_safe_package(grader_stage, tmp_path):
+    stage = grader_stage
     code = ("import d2l_tconv, torch\n"
             "from d2l_tconv.exercise_checks import check\n"
             "assert 'matrix' not in dir(d2l_tconv)\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,6 @@ from conftest import bubblewrap_sandbox
 from d2l_tconv.exercise_checks import PARTS
 from d2l_tconv_grader.cli import main
 from d2l_tconv_grader.lms import FINAL_ITEM, POINTS_POSSIBLE
-from d2l_tconv_grader.sandbox import make_stage
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
@@ -56,9 +56,9 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(grader_stage, tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
-    bubblewrap_sandbox(make_stage(root / "stage"))
+    bubblewrap_sandbox(grader_stage)
     submissions, out = root / "submissions", root / "out"
     submissions.mkdir()
     for name in CLASS:
@@ -185,13 +185,20 @@ def test_decisions_marks_and_finalize(graded, capsys):
     assert "talked to the student" in feedback
     assert "decided: accept" in (out / "report.md").read_text(encoding="utf-8")
 
-    # zero, then the next grading run applies it too
+    # zero, then the next grading run applies it too: a run (main, in this process) of the
+    # flagged submission alone (the others would only be graded again), into a folder that
+    # holds this decisions.csv
     _write(out / "decisions.csv", ["submission", "decision", "note"], [[FLAGGED, "zero", ""]])
-    done = _grade(str(submissions), "--out", str(out), "--seed", "7", "--jobs", "2",
-                  "--cell-timeout", "20")
+    again, regraded = out.parent / "again", out.parent / "regraded"
+    again.mkdir()
+    regraded.mkdir()
+    shutil.copyfile(submissions / f"{FLAGGED}.ipynb", again / f"{FLAGGED}.ipynb")
+    shutil.copyfile(out / "decisions.csv", regraded / "decisions.csv")
+    done = _step(capsys, str(again), "--out", str(regraded), "--seed", "7", "--jobs", "2",
+                 "--cell-timeout", "20")
     assert done.returncode == 0, done.stderr
-    assert _agree(out)[FLAGGED] == 0
-    assert {r["status"] for r in _rows(out / "gradebook.csv")
+    assert _agree(regraded) == {FLAGGED: 0}
+    assert {r["status"] for r in _rows(regraded / "gradebook.csv")
             if r["submission"] == FLAGGED} == {"zero after review"}
 
     # a bad decision is a usage error naming the line

@@ -316,16 +316,15 @@ def test_the_written_policy_is_the_one_the_code_applies():
 
 # --- the harness: answers at check time, shell lines skipped (without bubblewrap: fast) -------
 
-def _run(tmp_path, cells: list[str]) -> dict[str, dict]:
+def _run(stage, tmp_path, cells: list[str]) -> dict[str, dict]:
     """Run ``cells`` as a notebook's code cells through the grader's job and the harness,
     unconfined; the last event of each part, scored."""
     from pathlib import Path
 
     from d2l_tconv_grader.grader import Context, _job
     from d2l_tconv_grader.notebook import Submission
-    from d2l_tconv_grader.sandbox import Limits, Sandbox, make_stage, run_harness
+    from d2l_tconv_grader.sandbox import Limits, Sandbox, run_harness
 
-    stage = make_stage(tmp_path / "stage")
     limits = Limits(timeout=60, cell_timeout=20, part_timeout=10)
     context = Context(Sandbox("none", problem="test"), stage, [], limits, SEED, tmp_path)
     submission = Submission("t", Path("t.ipynb"), code_cells=list(enumerate(cells, start=1)))
@@ -343,8 +342,8 @@ def _run(tmp_path, cells: list[str]) -> dict[str, dict]:
     return {"cells": cell_events, "scores": scores, "events": events}
 
 
-def test_an_answer_is_its_value_when_its_check_cell_ran(tmp_path):
-    run = _run(tmp_path, [
+def test_an_answer_is_its_value_when_its_check_cell_ran(grader_stage, tmp_path):
+    run = _run(grader_stage, tmp_path, [
         "!pip install -q d2l==1.0.3\nimport torch\nimport torch.nn.functional as F\n"
         "from d2l_tconv.exercise_checks import check",
         "X = torch.arange(9.0).reshape(3, 3)\nK = torch.tensor([[1.0, 2.0], [3.0, 4.0]])\n"
@@ -364,8 +363,8 @@ def test_an_answer_is_its_value_when_its_check_cell_ran(tmp_path):
     assert scores["2b"].points == 2
 
 
-def test_a_check_cell_that_failed_does_not_fix_the_answer(tmp_path):
-    run = _run(tmp_path, [
+def test_a_check_cell_that_failed_does_not_fix_the_answer(grader_stage, tmp_path):
+    run = _run(grader_stage, tmp_path, [
         "import torch\nfrom d2l_tconv.exercise_checks import check",
         "rank_WtW, WtW_is_identity = 3, False\ncheck('1c', rank_WtW, WtW_is_identity)\n1 / 0",
         "rank_WtW = 4",

@@ -40,7 +40,6 @@ from conftest import bubblewrap_sandbox
 from d2l_tconv.exercise_checks import PARTS
 from d2l_tconv_grader.cells import cell_label
 from d2l_tconv_grader.escape import md_inline, safe_name
-from d2l_tconv_grader.sandbox import make_stage
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
@@ -142,11 +141,11 @@ def _run(root: Path, names: list[str], limits: list[str], hostile_names: bool = 
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict[str, Run]:
+def graded(grader_stage, tmp_path_factory) -> dict[str, Run]:
     """Grade the fixtures in the four runs of the module's docstring: the two timed runs one
     after the other, then ``others`` while ``hanging`` waits for its cells' limits."""
     root = tmp_path_factory.mktemp("grading")
-    bubblewrap_sandbox(make_stage(root / "stage"))
+    bubblewrap_sandbox(grader_stage)
     others = [n for n in _fixture_names()
               if n not in ATTACKS and n not in HANGING and n != "untouched_ja"]
     runs = {"attacks": _run(root / "attacks", [*CONTROLS, *ATTACKS], LIMITS,

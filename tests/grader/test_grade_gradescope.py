@@ -28,7 +28,7 @@ import pytest
 import torch
 from conftest import bubblewrap_sandbox
 
-from d2l_tconv_grader.sandbox import make_stage
+from d2l_tconv_grader.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
@@ -67,9 +67,9 @@ def _cheat(correct: dict, root: Path, leak: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
+def bundle(grader_stage, tmp_path_factory):
     root = tmp_path_factory.mktemp("gradescope")
-    bubblewrap_sandbox(make_stage(root / "stage"))
+    bubblewrap_sandbox(grader_stage)
     zip_path = root / "autograder.zip"
     done = subprocess.run([sys.executable, "-m", "d2l_tconv_grader", "export-gradescope",
                            str(zip_path), "--seed", SEED], capture_output=True, text=True,
@@ -123,10 +123,8 @@ def _gradebook(notebooks: dict[str, dict], tmp: Path) -> dict[str, float]:
     subs.mkdir()
     for name, notebook in notebooks.items():
         (subs / f"{name}.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "d2l_tconv_grader", str(subs), "--out",
-                           str(tmp / "local-out"), "--seed", SEED, "--jobs", "2"],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    # the command's main, in this process: the command itself runs in every run_autograder
+    assert main([str(subs), "--out", str(tmp / "local-out"), "--seed", SEED, "--jobs", "2"]) == 0
     totals: dict[str, float] = {}
     with open(tmp / "local-out" / "gradebook.csv", newline="", encoding="utf-8") as file:
         for row in csv.DictReader(file):

@@ -18,7 +18,7 @@ from d2l_tconv_grader.cli import main
 from d2l_tconv_grader.escape import csv_cell, md_block, md_inline, safe_name
 from d2l_tconv_grader.measure import timings_problem
 from d2l_tconv_grader.notebook import MAX_CELL_CHARS, MAX_CELLS, read_submission
-from d2l_tconv_grader.sandbox import Limits, Sandbox, make_stage, run_harness
+from d2l_tconv_grader.sandbox import Limits, Sandbox, run_harness
 from d2l_tconv_grader.scan import Flag, scan
 
 
@@ -204,42 +204,45 @@ def test_typed_in_timings_do_not_earn_the_point():
 
 # --- the run-time guard (harness without bubblewrap: fast) -----------------------------------
 
-def _guarded_1d(tmp_path, source: str) -> dict:
+def _guarded_1d(stage, tmp_path, source: str) -> dict:
     cases = hidden.hidden_inputs(5)["1d"]
     part = {"id": "1d", "kind": "function", "names": ["my_kernel2matrix"], "guard": True,
             "calls": [[data.encode_input(a) for a in args] for args in cases]}
     job = {"cells": [[1, "import torch\nimport torch.nn.functional as F\n" + source]],
            "parts": [part], "cell_timeout": 30, "part_timeout": 30, "grace": 2}
-    run = run_harness(job, Sandbox("none", problem="test"), make_stage(tmp_path / "stage"), [],
+    run = run_harness(job, Sandbox("none", problem="test"), stage, [],
                       Limits(timeout=120), tmp_path / "private")
     return [e for e in map(json.loads, run.lines) if e["event"] == "part"][-1]
 
 
-def test_guard_sees_a_convolution_however_it_was_reached(tmp_path):
-    event = _guarded_1d(tmp_path, "def my_kernel2matrix(K, input_shape):\n"
-                                  "    (h, w), (kh, kw) = input_shape, K.shape\n"
-                                  "    b = torch.eye(h * w).reshape(h * w, 1, 1, h, w)\n"
-                                  "    op = getattr(torch.ops, 'at' + 'en').convolution\n"
-                                  "    Y = op(b, K[None, None, None], None, [1, 1, 1],"
-                                  " [0, 0, 0], [1, 1, 1], False, [0, 0, 0], 1)\n"
-                                  "    return Y.reshape(h * w, -1).T")
+def test_guard_sees_a_convolution_however_it_was_reached(grader_stage, tmp_path):
+    event = _guarded_1d(grader_stage, tmp_path,
+                        "def my_kernel2matrix(K, input_shape):\n"
+                        "    (h, w), (kh, kw) = input_shape, K.shape\n"
+                        "    b = torch.eye(h * w).reshape(h * w, 1, 1, h, w)\n"
+                        "    op = getattr(torch.ops, 'at' + 'en').convolution\n"
+                        "    Y = op(b, K[None, None, None], None, [1, 1, 1],"
+                        " [0, 0, 0], [1, 1, 1], False, [0, 0, 0], 1)\n"
+                        "    return Y.reshape(h * w, -1).T")
     assert event["guard"] == "ok"
     assert all("aten.convolution.default" in call["forbidden"] for call in event["calls"])
 
 
-def test_guard_notices_when_it_is_switched_off(tmp_path):
-    event = _guarded_1d(tmp_path, "def my_kernel2matrix(K, input_shape):\n"
-                                  "    torch._C._pop_torch_dispatch_stack(None)\n"
-                                  "    return torch.zeros(1)")
+def test_guard_notices_when_it_is_switched_off(grader_stage, tmp_path):
+    event = _guarded_1d(grader_stage, tmp_path,
+                        "def my_kernel2matrix(K, input_shape):\n"
+                        "    torch._C._pop_torch_dispatch_stack(None)\n"
+                        "    return torch.zeros(1)")
     assert event["guard"] == "lost"
 
 
-def test_guard_leaves_an_own_implementation_alone(tmp_path):
-    event = _guarded_1d(tmp_path, "def my_kernel2matrix(K, input_shape):\n"
-                                  "    (h, w), (kh, kw) = input_shape, K.shape\n"
-                                  "    cols = torch.eye(h * w).reshape(h * w, 1, h, w)\n"
-                                  "    p = F.unfold(cols, K.shape)\n"
-                                  "    return (K.reshape(1, -1) @ p).reshape(h * w, -1).T")
+def test_guard_leaves_an_own_implementation_alone(grader_stage, tmp_path):
+    event = _guarded_1d(grader_stage, tmp_path,
+                        "def my_kernel2matrix(K, input_shape):\n"
+                        "    (h, w), (kh, kw) = input_shape, K.shape\n"
+                        "    cols = torch.eye(h * w).reshape(h * w, 1, h, w)\n"
+                        "    p = F.unfold(cols, K.shape)\n"
+                        "    return (K.reshape(1, -1) @ p).reshape(h * w, -1).T")
     assert event["guard"] == "ok" and not any("forbidden" in c for c in event["calls"])
 
 

@@ -19,7 +19,9 @@ Slow: four kernels run the whole notebook, plus one sandboxed grading run; about
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -33,6 +35,7 @@ import pytest
 from conftest import skip_or_fail
 
 from d2l_tconv.exercise_checks import FREE_TEXT, PARTS, part
+from d2l_tconv_grader.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = "5"
@@ -180,12 +183,13 @@ def _gradebook_parts(notebooks: dict, tmp: Path) -> dict[str, dict[str, float]]:
     subs.mkdir()
     for name, notebook in notebooks.items():
         (subs / f"{name}.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "d2l_tconv_grader", str(subs), "--out",
-                           str(tmp / "out"), "--seed", SEED, "--jobs", "2"], cwd=REPO,
-                          env=_env(), capture_output=True, text=True, timeout=300)
-    if "no sandbox" in done.stderr:
+    # the command's main, in this process (the command itself: tests/grader/test_grade_fixtures.py)
+    printed, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+        code = main([str(subs), "--out", str(tmp / "out"), "--seed", SEED, "--jobs", "2"])
+    if "no sandbox" in errors.getvalue():
         pytest.skip("bubblewrap is missing: no sandboxed grading to compare with")
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert code == 0, printed.getvalue() + errors.getvalue()
     parts: dict[str, dict[str, float]] = {}
     with open(tmp / "out" / "gradebook.csv", newline="", encoding="utf-8") as file:
         for row in csv.DictReader(file):

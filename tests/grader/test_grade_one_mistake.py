@@ -22,7 +22,7 @@ from d2l_tconv.exercise_checks import PARTS, SIZES_2D
 from d2l_tconv_grader import data, hidden, measured
 from d2l_tconv_grader.grader import Context, PartResult, SubmissionResult, grade_submission
 from d2l_tconv_grader.notebook import Submission
-from d2l_tconv_grader.sandbox import Limits, Sandbox, make_stage
+from d2l_tconv_grader.sandbox import Limits, Sandbox
 from d2l_tconv_grader.scan import Flag
 from d2l_tconv_grader.texts import local
 
@@ -51,8 +51,10 @@ CELL_2D = (
 CHECK_2D = 'check("2d", dense_bytes, dense_ms, conv_ms)'
 
 
-def _grade(tmp_path: Path, *cells: str, lang: str = "en") -> dict[str, PartResult]:
-    """Grade a notebook of ``cells`` through the real job and harness (unconfined)."""
+def _grade(stage: Path, tmp_path: Path, *cells: str, lang: str = "en"
+           ) -> dict[str, PartResult]:
+    """Grade a notebook of ``cells`` through the real job and harness (unconfined), with the
+    grader's staging folder ``stage``."""
     cells_json = [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
                    "execution_count": None} for source in cells]
     tmp_path.mkdir(exist_ok=True)
@@ -60,7 +62,7 @@ def _grade(tmp_path: Path, *cells: str, lang: str = "en") -> dict[str, PartResul
     path.write_text(json.dumps({"cells": cells_json, "metadata": {"language": lang},
                                 "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
     limits = Limits(timeout=120, cell_timeout=30, part_timeout=10)
-    context = Context(Sandbox("none", problem="test"), make_stage(tmp_path / "stage"), [],
+    context = Context(Sandbox("none", problem="test"), stage, [],
                       limits, SEED, tmp_path / "runs")
     result = grade_submission(path, context)
     assert result.internal_error is None, result.internal_error
@@ -71,8 +73,8 @@ def _notebook(result: str = "W", cell_2d: str = CELL_2D) -> list[str]:
     return [IMPORTS, KERNEL2MATRIX.format(result=result), cell_2d, CHECK_2D]
 
 
-def test_a_transposed_w_costs_1d_only(tmp_path):
-    parts = _grade(tmp_path, *_notebook("W.T"))
+def test_a_transposed_w_costs_1d_only(grader_stage, tmp_path):
+    parts = _grade(grader_stage, tmp_path, *_notebook("W.T"))
     assert parts["1d"].points < 3  # the mistake is charged once, in 1d
     two = parts["2d"]
     assert (two.points, str(two.status)) == (2, "ok (measured by the grader: the 2d cell failed)")
@@ -87,30 +89,30 @@ def test_a_transposed_w_costs_1d_only(tmp_path):
     assert local(two.status, "ja") == "正解（2d のセルが失敗したため採点プログラムが測定）"
 
 
-def test_the_measured_w_keeps_its_dtype(tmp_path):
-    parts = _grade(tmp_path, *_notebook("W.T.double()"))
+def test_the_measured_w_keeps_its_dtype(grader_stage, tmp_path):
+    parts = _grade(grader_stage, tmp_path, *_notebook("W.T.double()"))
     two = parts["2d"]
     assert (two.points, str(two.status)) == (
         1, "partial: dense_bytes (measured by the grader: the 2d cell failed)")
     assert "(`float64`)" in str(two.message) and "float64, 2x the bytes" in str(two.message)
 
 
-def test_a_2d_cell_crashed_on_purpose_earns_nothing_more(tmp_path):
-    honest = _grade(tmp_path / "a", *_notebook("W"))["2d"]
+def test_a_2d_cell_crashed_on_purpose_earns_nothing_more(grader_stage, tmp_path):
+    honest = _grade(grader_stage, tmp_path / "a", *_notebook("W"))["2d"]
     assert (honest.points, honest.status) == (2, "ok")
-    crashed = _grade(tmp_path / "b", *_notebook(
+    crashed = _grade(grader_stage, tmp_path / "b", *_notebook(
         "W", "dense_bytes, dense_ms, conv_ms = [], [], []\nraise RuntimeError('later')"))["2d"]
     assert crashed.points == 0 and "measured" not in str(crashed.status)
     # with a transposed W the measurement stands in for the cell: never above a cell that ran
-    both = _grade(tmp_path / "c", *_notebook(
+    both = _grade(grader_stage, tmp_path / "c", *_notebook(
         "W.T", "dense_bytes, dense_ms, conv_ms = [9216] * 4, [1e9] * 4, [1e9] * 4\n1 / 0"))
     assert both["2d"].points <= honest.points
     assert both["1d"].points < 3
 
 
-def test_a_w_that_cannot_be_built_keeps_the_own_score_and_says_why(tmp_path):
+def test_a_w_that_cannot_be_built_keeps_the_own_score_and_says_why(grader_stage, tmp_path):
     raising = "W if h * w < 60 else 1 / 0"
-    two = _grade(tmp_path, *_notebook(raising))["2d"]
+    two = _grade(grader_stage, tmp_path, *_notebook(raising))["2d"]
     assert two.points == 0 and "measured" not in str(two.status)
     assert "my_kernel2matrix(K, (8, 8)) failed (`ZeroDivisionError" in str(two.message)
     assert "fix part 1d first" in str(two.message)

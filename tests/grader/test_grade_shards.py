@@ -4,7 +4,8 @@ files from the merged run. Also the course-route examples: the Slurm array scrip
 with SLURM_ARRAY_TASK_ID set, and the Kubernetes Indexed Job manifest's fields.
 
 Slow (sandboxes): one run of three notebooks and three shard runs of one each (shard 2 run by
-the Slurm script), about 20-30 s on a quiet machine.
+the Slurm script, shards 0 and 1 by the command's main in this process), about 15-25 s on a
+quiet machine.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import yaml
 from conftest import bubblewrap_sandbox
 
 from d2l_tconv_grader.cli import main
-from d2l_tconv_grader.sandbox import make_stage
 from d2l_tconv_grader.shards import parse_shard, select, shard_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,20 +46,23 @@ def _env() -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(grader_stage, tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
-    bubblewrap_sandbox(make_stage(root / "stage"))
+    bubblewrap_sandbox(grader_stage)
     subs = root / "subs"
     subs.mkdir()
     for name in CLASS:
         shutil.copyfile(FIXTURES / f"{name}.fixture", subs / f"{name}.ipynb")
     common = ["--seed", SEED, "--cell-timeout", "20"]
-    jobs = [[str(subs), "--out", str(root / "whole"), "--jobs", "2", *common]]
-    jobs += [[str(subs), "--out", str(root / f"shard{i}"), "--jobs", "1", "--shard", f"{i}/3",
-              *common] for i in range(2)]
-    runs = [lambda a=a: _grade(*a) for a in jobs] + [lambda: _slurm_task(subs, root, 2)]
+    whole = [str(subs), "--out", str(root / "whole"), "--jobs", "2", *common]
+    shards = [[str(subs), "--out", str(root / f"shard{i}"), "--jobs", "1", "--shard", f"{i}/3",
+               *common] for i in range(2)]
+    # The command for the whole class and (through the Slurm script) for shard 2; its main,
+    # in this process and one at a time, for shards 0 and 1 (no two more interpreters).
+    runs = [lambda: [_grade(*whole)], lambda: [_slurm_task(subs, root, 2)],
+            lambda: [subprocess.CompletedProcess(a, main(a), "", "") for a in shards]]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(lambda run: run(), runs))
+        done = [result for batch in pool.map(lambda run: run(), runs) for result in batch]
     for result in done:
         assert result.returncode == 0, result.stdout + result.stderr
     return root
