@@ -547,9 +547,12 @@ def render(out: Path, records: list[dict], run: dict, strict: bool = True) -> li
         decisions, run["decisions_error"] = {}, str(error)
     records = [apply_decision(r, decisions.get(r["submission"])) for r in records]
     names = {r["submission"] for r in records}
-    for stale in (out / "details").glob("*.json"):  # from an earlier run on other files
-        if stale.name != "_run.json" and stale.stem not in names:
-            stale.unlink()
+    # An earlier run on other files must leave no record or feedback behind: an instructor
+    # would otherwise hand out feedback for a notebook this run did not grade.
+    for folder, pattern in (("details", "*.json"), ("feedback", "*.md")):
+        for stale in (out / folder).glob(pattern):
+            if stale.name != "_run.json" and stale.stem not in names:
+                stale.unlink()
     write_gradebook(out, records)
     write_wide(out, records)
     write_sheets(out, records)

@@ -197,6 +197,20 @@ def test_every_file_names_cells_by_code_cell_number_and_first_line(tmp_path):
     assert "（コードセル 3 (`Z = 1`): NameError）" in outputs[0] and "セル 6" not in outputs[0]
 
 
+def test_a_run_on_other_files_leaves_no_stale_record_or_feedback(tmp_path):
+    from d2l_tconv_grader.report import write_all
+
+    first = [_result("en"), _result("ja")]
+    first[0].submission.name, first[1].submission.name = "a", "b"
+    write_all(tmp_path, first, Sandbox("none", problem="test"), Limits(), SEED, 1.0)
+    assert (tmp_path / "feedback" / "a.md").exists() and (tmp_path / "details" / "a.json").exists()
+    second = [_result("ja")]
+    second[0].submission.name = "b"
+    write_all(tmp_path, second, Sandbox("none", problem="test"), Limits(), SEED, 1.0)
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["b.md"]
+    assert sorted(p.name for p in (tmp_path / "details").iterdir()) == ["_run.json", "b.json"]
+
+
 # --- the LMS file survives apply and finalize --------------------------------------------------
 
 def _flagged(name: str) -> SubmissionResult:
