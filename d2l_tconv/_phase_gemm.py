@@ -148,31 +148,55 @@ MIN_SAVED_MULTIPLY_ADDS = 1 << 34
 
 def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images: int = 1,
                 min_saved: int | None = None, max_fraction: float = 1.0,
-                max_products: int | None = None) -> list[tuple[DimPlan, DimPlan]]:
+                max_products: int | None = None, cost_per_copy: float = 0,
+                cost_per_product: int = 0) -> list[tuple[DimPlan, DimPlan]]:
     """The (height, width) plan pairs, one per product.
 
-    One product per pair of phase groups, the groups by taps and grid rows
-    (:attr:`DimPlan.exact_groups`: no multiply-add on a zero or outside the output) or else by
-    taps only (:attr:`DimPlan.groups`), where there is only one such pair or where the
-    multiply-adds saved (over ``images`` batch images) make it worth it: at least ``min_saved``
-    (default :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's threshold), at most
-    ``max_fraction`` of the one product's multiply-adds left, in at most ``max_products``
-    products; else one product for all phases.
+    Candidates: one product per pair of phase groups, the groups by taps and grid rows
+    (:attr:`DimPlan.exact_groups`: no multiply-add on a zero or outside the output) or by taps
+    only (:attr:`DimPlan.groups`), in both dimensions, or in one of them with the other one whole
+    (half the products: a 3 x 3 kernel with stride 2 then does 12 instead of 16 multiply-adds per
+    four outputs, in two products, where both dimensions give 9 in four). Where a candidate has
+    only one product it is taken (it leaves out phases that no kernel entry reaches). Else the
+    candidate with the largest net saving (over ``images`` batch images): multiply-adds saved,
+    less ``cost_per_copy`` per value of the padded input that each product copies
+    (``C_in (grid_h + taps_h - 1) (grid_w + taps_w - 1)`` per image) and ``cost_per_product``
+    per extra product; it must be at least ``min_saved`` (default
+    :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's threshold), leave at most
+    ``max_fraction`` of the one product's multiply-adds, in at most ``max_products`` products;
+    else one product for all phases.
     """
     min_saved = MIN_SAVED_MULTIPLY_ADDS if min_saved is None else min_saved
+    whole_h = ((*plan_h.phases, 0, plan_h.taps, 0, plan_h.grid),)
+    whole_w = ((*plan_w.phases, 0, plan_w.taps, 0, plan_w.grid),)
+    candidates = [(plan_h.exact_groups, plan_w.exact_groups), (plan_h.groups, plan_w.groups)]
+    if len(candidates[0][0]) * len(candidates[0][1]) == 1 or len(plan_h.groups) * len(
+            plan_w.groups) == 1:
+        groups_h, groups_w = next(c for c in candidates if len(c[0]) * len(c[1]) == 1)
+        return [(plan_h.restricted(*groups_h[0]), plan_w.restricted(*groups_w[0]))]
+    candidates += [(h, whole_w) for h in (plan_h.exact_groups, plan_h.groups)]
+    candidates += [(whole_h, w) for w in (plan_w.exact_groups, plan_w.groups)]
     # multiply-adds per image and channel pair: (phases x taps x grid rows), height times width
-    whole = _count(plan_h) * plan_h.taps * plan_h.grid * _count(plan_w) * plan_w.taps * plan_w.grid
-    for groups_h, groups_w in ((plan_h.exact_groups, plan_w.exact_groups),
-                               (plan_h.groups, plan_w.groups)):
-        count = len(groups_h) * len(groups_w)
-        split = (sum((r1 - r0) * (e1 - e0) * (g1 - g0) for r0, r1, e0, e1, g0, g1 in groups_h)
-                 * sum((r1 - r0) * (e1 - e0) * (g1 - g0) for r0, r1, e0, e1, g0, g1 in groups_w))
-        if count == 1 or (images * C_in * C_out * (whole - split) >= min_saved
-                          and split <= max_fraction * whole
-                          and count <= (max_products or count)):
-            return [(plan_h.restricted(*gh), plan_w.restricted(*gw))
-                    for gh in groups_h for gw in groups_w]
-    return [(plan_h, plan_w)]
+    whole = _units(whole_h) * _units(whole_w)
+    copied = images * C_in * (plan_h.grid + plan_h.taps - 1) * (plan_w.grid + plan_w.taps - 1)
+    best, best_net = None, 0
+    for groups_h, groups_w in candidates:
+        count, split = len(groups_h) * len(groups_w), _units(groups_h) * _units(groups_w)
+        net = (images * C_in * C_out * (whole - split) - cost_per_copy * copied * count
+               - cost_per_product * (count - 1))
+        if (count > 1 and net >= min_saved and (best is None or net > best_net)
+                and split <= max_fraction * whole and count <= (max_products or count)):
+            best, best_net = (groups_h, groups_w), net
+    if best is None:
+        return [(plan_h, plan_w)]
+    return [(plan_h if gh in whole_h else plan_h.restricted(*gh),
+             plan_w if gw in whole_w else plan_w.restricted(*gw))
+            for gh in best[0] for gw in best[1]]
+
+
+def _units(groups) -> int:
+    """Multiply-adds per image and channel pair of ``groups`` along one dimension."""
+    return sum((r1 - r0) * (e1 - e0) * (g1 - g0) for r0, r1, e0, e1, g0, g1 in groups)
 
 
 def covers_every_phase(plan: DimPlan) -> bool:

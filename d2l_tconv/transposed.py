@@ -156,29 +156,30 @@ FOLD_ADVANTAGE = 4
 # k64 s32), 0.65-1.60x vs 0.41-1.04x.
 SUBPIXEL_MIN_TAPS = 2
 SUBPIXEL_MAX_PHASES = 4
-# The sub-pixel convolution split into one F.conv2d per phase group (each on its phases' own grid
-# rows, with one-sided padding and no zero taps; :func:`d2l_tconv._phase_gemm.group_plans`) when
-# that saves at least SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS per call, and at least
-# SUBPIXEL_MIN_SAVED_PER_COPY per value of the padded inputs that the convolutions copy (each one
-# pads X: C_in (H + n_h) (W + n_w) values per image; the saving per copied value grows with
-# C_out), leaving at most SUBPIXEL_MAX_SPLIT_FRACTION of one convolution's multiply-adds, in at
-# most SUBPIXEL_MAX_CONVOLUTIONS convolutions (each costs its own PyTorch operations).
-# Measured (split time / one convolution's, float32, interleaved rounds in one process; 2 threads
-# wall clock | 1 thread CPU time; a 2-core machine whose speed drifted by up to 3x between runs):
-# - ResNet's k3 s2 p1 op1 (9 of 16 multiply-adds useful), C_out 32 or 16 (about 50 saved per
-#   copied value): 64->32 on 32x32, N=2 (29 M saved) 1.06-1.16; N=4 (59 M, make bench's row)
-#   0.95-1.49 | 0.98-1.37; N=8 (117 M) 0.78-1.33 | 0.82-1.24; N=16 (235 M) 1.03-1.32 |
-#   0.75-1.12; 32->16 on 64x64, N=16: 1.25 | 1.11;
-# - the same with C_out 64 or 128 (88 to 180 saved per copied value): 128->64 on 16x16, N=4
-#   (59 M) 1.04 | 0.81, N=8 (117 M) 0.75-0.99 | 0.75-0.89, N=16 0.90 | 0.73; 256->128 on 8x8,
-#   N=16: 0.89 | 0.75;
-# - DCGAN's k4 s2 p1 (only grid rows saved: 64 of 81 useful on 8x8, 256 of 289 on 16x16):
-#   1.01-1.42 | 1.08-1.30 for N=2..16 (18-143 M saved), N=32 (285 M) 1.08 | 0.89;
-# - layers of one image up to 32x32: 1.3-2.5 (2-15 M saved); VAE's 32->3 (3 output channels
-#   per convolution): 2.7-4.5.
-SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS = 1 << 26  # about 67 M
-SUBPIXEL_MIN_SAVED_PER_COPY = 64
-SUBPIXEL_MAX_SPLIT_FRACTION = 0.7
+# The sub-pixel convolution split into one F.conv2d per phase group, or per phase group along one
+# dimension (each on its phases' own grid rows, with one-sided padding and no zero taps;
+# :func:`d2l_tconv._phase_gemm.group_plans`) when the multiply-adds it saves, less
+# SUBPIXEL_COST_PER_COPY per value of the padded inputs that the convolutions copy (each one pads
+# X: C_in (H + n_h) (W + n_w) values per image) and SUBPIXEL_COST_PER_CONVOLUTION per extra
+# convolution, are at least SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, leaving at most
+# SUBPIXEL_MAX_SPLIT_FRACTION of one convolution's multiply-adds, in at most
+# SUBPIXEL_MAX_CONVOLUTIONS convolutions; of those splits, the one with the largest net saving.
+# Measured (time / F.conv_transpose2d's, interleaved rounds in one process, one thread, CPU time;
+# a 2-core machine shared with other work, so +-20%): one convolution | split along one
+# dimension | along both:
+# - ResNet's k3 s2 p1 op1 (9 of 16 multiply-adds useful in one convolution, 12 in two):
+#   64->32 on 32x32, N=1 (net saving < 0: one) 1.39-1.42 | 1.41-1.51 | 1.69-1.72;
+#   N=2 1.36-1.37 | 1.31-1.34 | 1.44-1.47; N=4 (make bench's row, one dimension)
+#   0.70-1.31 | 0.46-1.28 | 0.53-1.25; 128->64 on 16x16, N=1 (one dimension) 1.81-1.87 | 1.76-1.79
+#   | 1.86; N=4 (both) 1.67-1.68 | 1.36-1.43 | 1.38-1.42; 256->128 on 8x8, N=1 (both)
+#   2.74-2.87 | 1.74-1.77 | 1.56-1.58; 32->16 on 64x64 and 16->3 on 64x64 (many copied values per
+#   saved multiply-add: one) 1.17-1.21 | 1.16-1.35 | 1.55-1.56 and 0.79 | 1.18-1.20 | 1.66-1.68;
+# - DCGAN's k4 s2 p1 (only grid rows saved; a fraction of 0.89 to 0.94: one) 128->64 on 16x16
+#   1.31-1.34 | 1.51-1.53 | 1.80-1.85; 256->128 on 8x8, N=16 1.14-1.19 | 1.26-1.36 | 1.25-1.33.
+SUBPIXEL_COST_PER_COPY = 48  # multiply-adds
+SUBPIXEL_COST_PER_CONVOLUTION = 1 << 21  # multiply-adds, about 2 M
+SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS = 1 << 20  # about 1 M
+SUBPIXEL_MAX_SPLIT_FRACTION = 0.75
 SUBPIXEL_MAX_CONVOLUTIONS = 4
 # Workspace of one step (copied windows plus products, or the convolution's output and oneDNN's
 # copies, or F.fold's columns; and the phase kernels), in values: at most WORKSPACE_PER_OUTPUT
@@ -259,8 +260,8 @@ class _Plan:
 def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
     settings = (FORCE_STRATEGY, FOLD_ADVANTAGE, SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES,
-                SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MIN_SAVED_PER_COPY,
-                SUBPIXEL_MAX_SPLIT_FRACTION,
+                SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION,
+                SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MAX_SPLIT_FRACTION,
                 SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR,
                 _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
     return _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings)
@@ -295,11 +296,9 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     conv = strategy == "subpixel"
     conv_workspace = products_kept + products + C_in * H * W
     if conv:  # one convolution, or one per phase group (each pads its own copy of X)
-        copied = (N * len(plan_h.exact_groups) * len(plan_w.exact_groups)
-                  * C_in * (H + plan_h.taps) * (W + plan_w.taps))
-        min_saved = max(SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MIN_SAVED_PER_COPY * copied)
-        pairs = group_plans(plan_h, plan_w, C_in, C_out, N, min_saved,
-                            SUBPIXEL_MAX_SPLIT_FRACTION, SUBPIXEL_MAX_CONVOLUTIONS)
+        pairs = group_plans(plan_h, plan_w, C_in, C_out, N, SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS,
+                            SUBPIXEL_MAX_SPLIT_FRACTION, SUBPIXEL_MAX_CONVOLUTIONS,
+                            SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION)
         covers = _covers_output(pairs, plan_h, plan_w)
         if len(pairs) > 1:  # one product at a time, twice, and its padded input
             largest = max(plan_cost([pair], C_in, C_out)[1] for pair in pairs)

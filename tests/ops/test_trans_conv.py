@@ -198,11 +198,15 @@ STRATEGY_SETTINGS = settings(SETTINGS, max_examples=25)
 # the sub-pixel convolution split into one F.conv2d per phase group, whatever it saves (into at
 # most SUBPIXEL_MAX_CONVOLUTIONS convolutions), and however many groups there are
 SUBPIXEL_SPLIT = {"FORCE_STRATEGY": "subpixel", "SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS": 0,
-                  "SUBPIXEL_MIN_SAVED_PER_COPY": 0, "SUBPIXEL_MAX_SPLIT_FRACTION": 1.0}
+                  "SUBPIXEL_COST_PER_COPY": 0, "SUBPIXEL_COST_PER_CONVOLUTION": 0,
+                  "SUBPIXEL_MAX_SPLIT_FRACTION": 1.0}
 SUBPIXEL_ALWAYS_SPLIT = {**SUBPIXEL_SPLIT, "SUBPIXEL_MAX_CONVOLUTIONS": 10**6}
 STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") or _phase_gemm
     "subpixel": {"FORCE_STRATEGY": "subpixel"},
     "subpixel, one convolution per phase group": SUBPIXEL_ALWAYS_SPLIT,
+    # at most 3 convolutions: the split along one dimension only (the other one whole)
+    "subpixel, one convolution per phase group along one dimension": {
+        **SUBPIXEL_SPLIT, "SUBPIXEL_MAX_CONVOLUTIONS": 3},
     "subpixel, one convolution per phase group, one grid row per step, phases in pieces": {
         **SUBPIXEL_ALWAYS_SPLIT, "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
         "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
