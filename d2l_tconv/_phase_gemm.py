@@ -26,6 +26,7 @@ much of the batch to do at once.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -148,7 +149,8 @@ MIN_SAVED_MULTIPLY_ADDS = 1 << 34
 
 def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images: int = 1,
                 min_saved: int | None = None, max_fraction: float = 1.0,
-                max_products: int | None = None, cost_per_copy: float = 0,
+                max_products: int | None = None,
+                product_cost: Callable[[DimPlan, DimPlan], float] | None = None,
                 cost_per_product: int = 0) -> list[tuple[DimPlan, DimPlan]]:
     """The (height, width) plan pairs, one per product.
 
@@ -158,40 +160,45 @@ def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images:
     (half the products: a 3 x 3 kernel with stride 2 then does 12 instead of 16 multiply-adds per
     four outputs, in two products, where both dimensions give 9 in four). Where a candidate has
     only one product it is taken (it leaves out phases that no kernel entry reaches). Else the
-    candidate with the largest net saving (over ``images`` batch images): multiply-adds saved,
-    less ``cost_per_copy`` per value of the padded input that each product copies
-    (``C_in (grid_h + taps_h - 1) (grid_w + taps_w - 1)`` per image) and ``cost_per_product``
-    per extra product; it must be at least ``min_saved`` (default
-    :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's threshold), leave at most
-    ``max_fraction`` of the one product's multiply-adds, in at most ``max_products`` products;
-    else one product for all phases.
+    candidate with the largest net saving over one product (for ``images`` batch images):
+    multiply-adds saved, less the extra ``product_cost`` of its products (a function of the
+    pair, in multiply-adds, e.g. for padding) and ``cost_per_product`` per extra product; it must
+    be at least ``min_saved`` (default :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's
+    threshold), leave at most ``max_fraction`` of the one product's multiply-adds, in at most
+    ``max_products`` products; else one product for all phases.
     """
     min_saved = MIN_SAVED_MULTIPLY_ADDS if min_saved is None else min_saved
     whole_h = ((*plan_h.phases, 0, plan_h.taps, 0, plan_h.grid),)
     whole_w = ((*plan_w.phases, 0, plan_w.taps, 0, plan_w.grid),)
     candidates = [(plan_h.exact_groups, plan_w.exact_groups), (plan_h.groups, plan_w.groups)]
-    if len(candidates[0][0]) * len(candidates[0][1]) == 1 or len(plan_h.groups) * len(
-            plan_w.groups) == 1:
-        groups_h, groups_w = next(c for c in candidates if len(c[0]) * len(c[1]) == 1)
-        return [(plan_h.restricted(*groups_h[0]), plan_w.restricted(*groups_w[0]))]
+    for groups_h, groups_w in candidates:
+        if len(groups_h) * len(groups_w) == 1:
+            return [(plan_h.restricted(*groups_h[0]), plan_w.restricted(*groups_w[0]))]
     candidates += [(h, whole_w) for h in (plan_h.exact_groups, plan_h.groups)]
     candidates += [(whole_h, w) for w in (plan_w.exact_groups, plan_w.groups)]
+
+    def pairs_of(groups_h, groups_w):
+        return [(plan_h if gh in whole_h else plan_h.restricted(*gh),
+                 plan_w if gw in whole_w else plan_w.restricted(*gw))
+                for gh in groups_h for gw in groups_w]
+
+    def cost(pairs):
+        return sum(product_cost(*pair) for pair in pairs) if product_cost else 0
+
     # multiply-adds per image and channel pair: (phases x taps x grid rows), height times width
     whole = _units(whole_h) * _units(whole_w)
-    copied = images * C_in * (plan_h.grid + plan_h.taps - 1) * (plan_w.grid + plan_w.taps - 1)
-    best, best_net = None, 0
+    one_product = cost([(plan_h, plan_w)])
+    best, best_net = [(plan_h, plan_w)], 0
     for groups_h, groups_w in candidates:
         count, split = len(groups_h) * len(groups_w), _units(groups_h) * _units(groups_w)
-        net = (images * C_in * C_out * (whole - split) - cost_per_copy * copied * count
+        if split > max_fraction * whole or count > (max_products or count):
+            continue
+        pairs = pairs_of(groups_h, groups_w)
+        net = (images * C_in * C_out * (whole - split) + one_product - cost(pairs)
                - cost_per_product * (count - 1))
-        if (count > 1 and net >= min_saved and (best is None or net > best_net)
-                and split <= max_fraction * whole and count <= (max_products or count)):
-            best, best_net = (groups_h, groups_w), net
-    if best is None:
-        return [(plan_h, plan_w)]
-    return [(plan_h if gh in whole_h else plan_h.restricted(*gh),
-             plan_w if gw in whole_w else plan_w.restricted(*gw))
-            for gh in best[0] for gw in best[1]]
+        if net >= min_saved and (len(best) == 1 or net > best_net):
+            best, best_net = pairs, net
+    return best
 
 
 def _units(groups) -> int:
@@ -210,11 +217,12 @@ def plan_cost(pairs: list[tuple[DimPlan, DimPlan]], C_in: int, C_out: int) -> tu
     for plan_h, plan_w in pairs:
         positions = plan_h.grid * plan_w.grid
         windows += C_in * plan_h.taps * plan_w.taps * positions
-        products += C_out * _count(plan_h) * _count(plan_w) * positions
+        products += C_out * phase_count(plan_h) * phase_count(plan_w) * positions
     return windows, products
 
 
-def _count(plan: DimPlan) -> int:
+def phase_count(plan: DimPlan) -> int:
+    """How many phases ``plan`` has (``rho0 <= rho < rho1``)."""
     return plan.phases[1] - plan.phases[0]
 
 
@@ -299,7 +307,7 @@ def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Di
         X = X.permute(0, 2, 3, 1).contiguous()  # (N, H', W', C_in), a batch of 2-D transposes
         windows = X.unfold(1, nh, 1).unfold(2, nw, 1)  # (N, g, h, C_in, e_h, e_w)
         patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
-    products = matmul_nt(W, patches).view(-1, _count(plan_h), _count(plan_w), N, gh, gw)
+    products = matmul_nt(W, patches).view(-1, phase_count(plan_h), phase_count(plan_w), N, gh, gw)
     return products.permute(3, 0, 1, 2, 4, 5)
 
 
@@ -354,7 +362,7 @@ def interleave(Y: torch.Tensor, products: torch.Tensor, plan_h: DimPlan, plan_w:
     """
     rows = rows or (0, plan_h.grid)
     (p0, _), (q0, _) = plan_h.phases, plan_w.phases
-    if (_count(plan_h) * _count(plan_w) <= PHASE_BY_PHASE_MAX
+    if (phase_count(plan_h) * phase_count(plan_w) <= PHASE_BY_PHASE_MAX
             and Y.numel() <= PHASE_BY_PHASE_MAX_VALUES):
         # strided views made directly (as_strided): Python indexing cost more than the copies of
         # small layers

@@ -41,7 +41,7 @@ from ._phase_gemm import (
     plan_cost,
     plan_dim,
 )
-from ._subpixel import conv_products
+from ._subpixel import conv_products, convolution_cost
 from ._validation import (
     as_pair,
     check_output_padding,
@@ -177,7 +177,7 @@ SUBPIXEL_MAX_PHASES = 4
 # - DCGAN's k4 s2 p1 (only grid rows saved; a fraction of 0.89 to 0.94: one) 128->64 on 16x16
 #   1.31-1.34 | 1.51-1.53 | 1.80-1.85; 256->128 on 8x8, N=16 1.14-1.19 | 1.26-1.36 | 1.25-1.33.
 SUBPIXEL_COST_PER_COPY = 48  # multiply-adds
-SUBPIXEL_COST_PER_CONVOLUTION = 1 << 21  # multiply-adds, about 2 M
+SUBPIXEL_COST_PER_CONVOLUTION = 6 << 20  # multiply-adds, about 6 M
 SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS = 1 << 20  # about 1 M
 SUBPIXEL_MAX_SPLIT_FRACTION = 0.75
 SUBPIXEL_MAX_CONVOLUTIONS = 4
@@ -218,15 +218,13 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     if len(chunks) == 1 and stride == (1, 1):  # stride 1: the products are the output
         return products(X, kernels[0], *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
-    # a sub-pixel convolution per phase group: exactly its rows, with one-sided padding
-    split = {"one_sided": True} if conv and len(pairs) > 1 else {}
     for (n0, n1), rows in chunks:
-        for (plan_h, plan_w), W in zip(pairs, kernels, strict=True):
+        for (plan_h, plan_w), W, options in zip(pairs, kernels, plan.product_options, strict=True):
             # rows of the whole grid to this pair's own grid rows
             own = (max(rows[0] - plan_h.grid_start, 0), min(rows[1] - plan_h.grid_start, plan_h.grid))
             if own[0] >= own[1]:
                 continue
-            band = products(X[n0:n1], W, plan_h, plan_w, own, **split)
+            band = products(X[n0:n1], W, plan_h, plan_w, own, **options)
             interleave(Y[n0:n1], band, plan_h, plan_w, own)
             del band  # free it before the next one
     return Y
@@ -245,6 +243,7 @@ class _Plan:
     cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
     kernel_values: int = 0  # phase strategies: values of the phase kernels
     grid_rows: int = 1  # phase strategies: rows of the whole grid (each pair has some of them)
+    product_options: tuple = ()  # phase strategies: keyword arguments of each pair's product
     _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
 
     def gathers(self, device: torch.device) -> tuple:
@@ -295,10 +294,15 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         return _Plan(strategy, pairs, windows + products, columns, covers)
     conv = strategy == "subpixel"
     conv_workspace = products_kept + products + C_in * H * W
-    if conv:  # one convolution, or one per phase group (each pads its own copy of X)
+    options = [{}] * len(pairs)
+    if conv:  # one convolution, or one per phase group (each pads X its own way)
+        def cost(ph, pw):  # (one-sided padding?, cost beyond the multiply-adds)
+            return convolution_cost(ph, pw, N, C_in, C_out, SUBPIXEL_COST_PER_COPY)
+
         pairs = group_plans(plan_h, plan_w, C_in, C_out, N, SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS,
                             SUBPIXEL_MAX_SPLIT_FRACTION, SUBPIXEL_MAX_CONVOLUTIONS,
-                            SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION)
+                            lambda ph, pw: cost(ph, pw)[1], SUBPIXEL_COST_PER_CONVOLUTION)
+        options = [{"one_sided": cost(ph, pw)[0]} for ph, pw in pairs]
         covers = _covers_output(pairs, plan_h, plan_w)
         if len(pairs) > 1:  # one product at a time, twice, and its padded input
             largest = max(plan_cost([pair], C_in, C_out)[1] for pair in pairs)
@@ -313,7 +317,7 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
     workspace = conv_workspace if conv else windows + products_kept
     return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers),
-                 kernel_values, plan_h.grid)
+                 kernel_values, plan_h.grid, tuple(options))
 
 
 def _covers_output(pairs, plan_h, plan_w) -> bool:
