@@ -158,46 +158,46 @@ def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images:
     (:attr:`DimPlan.exact_groups`: no multiply-add on a zero or outside the output) or by taps
     only (:attr:`DimPlan.groups`), in both dimensions, or in one of them with the other one whole
     (half the products: a 3 x 3 kernel with stride 2 then does 12 instead of 16 multiply-adds per
-    four outputs, in two products, where both dimensions give 9 in four). Where a candidate has
-    only one product it is taken (it leaves out phases that no kernel entry reaches). Else the
-    candidate with the largest net saving over one product (for ``images`` batch images):
-    multiply-adds saved, less the extra ``product_cost`` of its products (a function of the
-    pair, in multiply-adds, e.g. for padding) and ``cost_per_product`` per extra product; it must
-    be at least ``min_saved`` (default :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's
-    threshold), leave at most ``max_fraction`` of the one product's multiply-adds, in at most
-    ``max_products`` products; else one product for all phases.
+    four outputs, in two products, where both dimensions give 9 in four). The baseline is one
+    product: over the only group pair where there is one (it leaves out phases that no kernel
+    entry reaches), else over all phases. A candidate's cost (for ``images`` batch images) is its
+    multiply-adds plus ``product_cost`` of each product (a function of the pair, in
+    multiply-adds: copies, padding) plus ``cost_per_product`` per extra product; the cheapest
+    candidate that costs at least ``min_saved`` less than the baseline (default
+    :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's threshold), leaves at most
+    ``max_fraction`` of its multiply-adds and has at most ``max_products`` products is taken,
+    else the baseline.
     """
     min_saved = MIN_SAVED_MULTIPLY_ADDS if min_saved is None else min_saved
     whole_h = ((*plan_h.phases, 0, plan_h.taps, 0, plan_h.grid),)
     whole_w = ((*plan_w.phases, 0, plan_w.taps, 0, plan_w.grid),)
-    candidates = [(plan_h.exact_groups, plan_w.exact_groups), (plan_h.groups, plan_w.groups)]
-    for groups_h, groups_w in candidates:
-        if len(groups_h) * len(groups_w) == 1:
-            return [(plan_h.restricted(*groups_h[0]), plan_w.restricted(*groups_w[0]))]
-    candidates += [(h, whole_w) for h in (plan_h.exact_groups, plan_h.groups)]
-    candidates += [(whole_h, w) for w in (plan_w.exact_groups, plan_w.groups)]
+    candidates = [(plan_h.exact_groups, plan_w.exact_groups), (plan_h.groups, plan_w.groups),
+                  *((h, whole_w) for h in (plan_h.exact_groups, plan_h.groups)),
+                  *((whole_h, w) for w in (plan_w.exact_groups, plan_w.groups))]
+    # one product: over the only group pair if there is one, else over everything
+    one = next(((h, w) for h, w in candidates[:2] if len(h) * len(w) == 1), (whole_h, whole_w))
 
     def pairs_of(groups_h, groups_w):
         return [(plan_h if gh in whole_h else plan_h.restricted(*gh),
                  plan_w if gw in whole_w else plan_w.restricted(*gw))
                 for gh in groups_h for gw in groups_w]
 
-    def cost(pairs):
-        return sum(product_cost(*pair) for pair in pairs) if product_cost else 0
+    def cost(pairs):  # multiply-adds (per channel pair and image: phases x taps x grid rows)
+        return sum(images * C_in * C_out * _units(((*ph.phases, 0, ph.taps, 0, ph.grid),))
+                   * _units(((*pw.phases, 0, pw.taps, 0, pw.grid),))
+                   + (product_cost(ph, pw) if product_cost else 0) for ph, pw in pairs)
 
-    # multiply-adds per image and channel pair: (phases x taps x grid rows), height times width
-    whole = _units(whole_h) * _units(whole_w)
-    one_product = cost([(plan_h, plan_w)])
-    best, best_net = [(plan_h, plan_w)], 0
+    one_pair = pairs_of(*one)
+    whole, one_cost = _units(one[0]) * _units(one[1]), cost(one_pair)
+    best, best_cost = one_pair, None
     for groups_h, groups_w in candidates:
         count, split = len(groups_h) * len(groups_w), _units(groups_h) * _units(groups_w)
-        if split > max_fraction * whole or count > (max_products or count):
+        if count == 1 or split > max_fraction * whole or count > (max_products or count):
             continue
         pairs = pairs_of(groups_h, groups_w)
-        net = (images * C_in * C_out * (whole - split) + one_product - cost(pairs)
-               - cost_per_product * (count - 1))
-        if net >= min_saved and (len(best) == 1 or net > best_net):
-            best, best_net = pairs, net
+        split_cost = cost(pairs) + cost_per_product * (count - 1)
+        if one_cost - split_cost >= min_saved and (best_cost is None or split_cost < best_cost):
+            best, best_cost = pairs, split_cost
     return best
 
 

@@ -207,6 +207,13 @@ STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") o
     # at most 3 convolutions: the split along one dimension only (the other one whole)
     "subpixel, one convolution per phase group along one dimension": {
         **SUBPIXEL_SPLIT, "SUBPIXEL_MAX_CONVOLUTIONS": 3},
+    # copies cost nothing: F.pad's one-sided padding wherever the two sides differ
+    "subpixel, one convolution, one-sided padding": {
+        "FORCE_STRATEGY": "subpixel", "SUBPIXEL_COST_PER_COPY": 0, "SUBPIXEL_MAX_CONVOLUTIONS": 1},
+    # copies cost more than any saving: F.conv2d's symmetric padding, split all the same
+    "subpixel, one convolution per phase group, symmetric padding": {
+        **SUBPIXEL_ALWAYS_SPLIT, "SUBPIXEL_COST_PER_COPY": 10**9,
+        "SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS": -(10**30)},
     "subpixel, one convolution per phase group, one grid row per step, phases in pieces": {
         **SUBPIXEL_ALWAYS_SPLIT, "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
         "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
