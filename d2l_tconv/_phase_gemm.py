@@ -259,22 +259,26 @@ def kernel_gather_index(k_shape: tuple[int, ...], plan_h: DimPlan, plan_w: DimPl
 
 
 def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool,
-                 conv_layout: bool = False) -> torch.Tensor:
+                 conv_layout: bool = False,
+                 channels: tuple[int, int] | None = None) -> torch.Tensor:
     """The phase kernel of ``K`` in the layout of ``index`` (:func:`kernel_gather_index`), flat
-    for the convolution's weight, ``(C_out, s_h * s_w * n_h * n_w, C_in)`` for the matrix.
+    for the convolution's weight, ``(C_out, s_h * s_w * n_h * n_w, C_in)`` for the matrix; only
+    output channels ``c0 <= c < c1`` with ``channels=(c0, c1)``.
 
     One gather, after one copy of ``K`` (transposed for the matrix, with a zero appended where
     some phase meets no kernel entry); the caller views the result as its matrix or weight.
     """
+    C_in, C_out, kh, kw = K.shape
+    c0, c1 = channels or (0, C_out)
     if conv_layout:
         flat = K.reshape(-1)
         if with_zero:
             flat = torch.cat([flat, flat.new_zeros(1)])
-        return flat.index_select(0, index)
-    C_in, C_out, kh, kw = K.shape
-    rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)
+        per_channel = index.numel() // C_out  # the index runs over output channels first
+        return flat.index_select(0, index[c0 * per_channel:c1 * per_channel])
+    rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)[c0:c1]
     if with_zero:
-        rows = torch.cat([rows, rows.new_zeros((C_out, 1, C_in))], dim=1)
+        rows = torch.cat([rows, rows.new_zeros((c1 - c0, 1, C_in))], dim=1)
     return rows.index_select(1, index)
 
 

@@ -217,6 +217,10 @@ STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") o
     "subpixel, one convolution per phase group, one grid row per step, phases in pieces": {
         **SUBPIXEL_ALWAYS_SPLIT, "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
         "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
+    "subpixel, one convolution per phase group, output channels in chunks": {
+        **SUBPIXEL_ALWAYS_SPLIT, "FORCE_CHANNEL_CHUNKS": 3},
+    "subpixel, output channels in chunks": {"FORCE_STRATEGY": "subpixel",
+                                            "FORCE_CHANNEL_CHUNKS": 2},
     "subpixel, one image per step, phases in pieces": {
         "FORCE_STRATEGY": "subpixel", "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
         "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
@@ -265,6 +269,43 @@ def test_each_strategy_rounds_once_in_low_precision(device, strategy, case, dtyp
     Y = trans_conv(X, K, **hyper(case))
     assert Y.dtype == dtype
     assert torch.equal(Y, F.conv_transpose2d(X.float(), K.float(), **hyper(case)).to(dtype))
+
+
+# Real decoder layers (some of make bench's, and k3 s2 ones of other sizes), each computed the way
+# the cost model chooses: one or several convolutions, F.pad's or F.conv2d's padding, the batch or
+# the output channels in chunks
+REAL_LAYERS = [  # X shape, K shape, stride, padding, output_padding
+    ((16, 256, 8, 8), (256, 128, 4, 4), 2, 1, 0),  # DCGAN, N=16: output channels in chunks
+    ((1, 128, 16, 16), (128, 64, 4, 4), 2, 1, 0),  # DCGAN: one convolution
+    ((4, 64, 32, 32), (64, 32, 3, 3), 2, 1, 1),  # ResNet: split along one dimension
+    ((4, 128, 16, 16), (128, 64, 3, 3), 2, 1, 1),  # split along both
+    ((1, 256, 8, 8), (256, 128, 3, 3), 2, 1, 1),  # one convolution, one-sided padding
+    ((8, 64, 32, 32), (64, 64, 3, 3), 1, 1, 0),  # stride 1, the batch in chunks
+]
+
+
+@pytest.mark.parametrize("case", REAL_LAYERS, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}")
+def test_real_decoder_layers(device, case):
+    x_shape, k_shape, s, p, a = case
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(x_shape, generator=g, dtype=torch.float64).to(device)
+    K = torch.randn(k_shape, generator=g, dtype=torch.float64).to(device)
+    hyper = {"stride": s, "padding": p, "output_padding": a}
+    assert_close(trans_conv(X, K, **hyper), F.conv_transpose2d(X, K, **hyper))
+
+
+def test_real_decoder_layers_cover_every_path():
+    """The layers above take each of the sub-pixel convolution's ways (else update the list)."""
+    plans = []
+    for x_shape, k_shape, s, p, a in REAL_LAYERS:
+        out_hw = transposed.trans_conv_output_shape(x_shape[-2:], k_shape[-2:], (s, s), (p, p),
+                                                    (a, a))
+        plans.append(transposed._plan(x_shape, k_shape, (s, s), (p, p), out_hw))
+    assert all(plan.strategy == "subpixel" for plan in plans)
+    assert {len(plan.pairs) for plan in plans} == {1, 2, 4}
+    assert {plan.channel_chunks > 1 for plan in plans} == {True, False}
+    assert {option["one_sided"] for plan in plans for option in plan.product_options} == {
+        True, False}
 
 
 @pytest.mark.parametrize("use_onednn", [True, False])
