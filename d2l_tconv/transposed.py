@@ -192,6 +192,10 @@ WORKSPACE_FLOOR = 1 << 20
 FORCE_STRATEGY: str | None = None
 # A number forces the sub-pixel convolution into that many chunks of output channels (tests).
 FORCE_CHANNEL_CHUNKS: int | None = None
+# Chunks of output channels hold a multiple of this many (oneDNN computes output channels in
+# blocks of 16 on AVX-512 CPUs: DCGAN 256->128 on 8x8, N=16 took 1.30x F.conv_transpose2d's
+# time in 3 chunks of 42 or 43 channels, 1.05-1.09x in 2 or 4 chunks, one thread).
+CHANNEL_BLOCK = 16
 
 
 def _trans_conv_4d(X, K, stride, padding, out_hw):
@@ -212,23 +216,23 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         return Y
     pairs, conv = plan.pairs, plan.strategy == "subpixel"
     products = conv_products if conv else phase_products
-    m = plan.channel_chunks
-    if m > 1:  # output channels in chunks, each with the whole batch and grid
+    channels = plan.channel_ranges or ((0, C_out),)
+    if len(channels) > 1:  # output channels in chunks, each with the whole batch and grid
         chunks = [((0, N), (0, plan.grid_rows))]
     else:
         per_row = plan.phase_workspace // plan.grid_rows  # workspace of one grid row of one image
         chunks = list(_chunks(N, plan.grid_rows, per_row, max(budget - plan.kernel_values, 0)))
-    if len(chunks) == 1 and m == 1 and stride == (1, 1):  # stride 1: the products are the output
+    if len(chunks) == 1 and len(channels) == 1 and stride == (1, 1):  # stride 1: the products are the output
         (index, with_zero), = plan.gathers(K.device)
         W = phase_kernel(K, index, with_zero, conv).view(plan.kernel_shapes[0])
         return products(X, W, *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
-    for c0, c1 in ((j * C_out // m, (j + 1) * C_out // m) for j in range(m)):
+    for c0, c1 in channels:
         kernels = [phase_kernel(K, index, with_zero, conv, (c0, c1)).view(
                        (c1 - c0) * (shape[0] // C_out), *shape[1:])
                    for (index, with_zero), shape in zip(plan.gathers(K.device), plan.kernel_shapes,
                                                         strict=True)]
-        Y_c = Y if m == 1 else Y[:, c0:c1]
+        Y_c = Y if c1 - c0 == C_out else Y[:, c0:c1]
         for (n0, n1), rows in chunks:
             X_n, Y_n = (X, Y_c) if n1 - n0 == N else (X[n0:n1], Y_c[n0:n1])
             for (plan_h, plan_w), W, options in zip(pairs, kernels, plan.product_options,
@@ -259,7 +263,7 @@ class _Plan:
     kernel_values: int = 0  # phase strategies: values of the phase kernels
     grid_rows: int = 1  # phase strategies: rows of the whole grid (each pair has some of them)
     product_options: tuple = ()  # phase strategies: keyword arguments of each pair's product
-    channel_chunks: int = 1  # sub-pixel convolution: output channels in this many chunks
+    channel_ranges: tuple = ()  # sub-pixel convolution: chunks (c0, c1) of output channels
     _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
 
     def gathers(self, device: torch.device) -> tuple:
@@ -274,7 +278,7 @@ class _Plan:
 
 def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
-    settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, FOLD_ADVANTAGE, SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES,
+    settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, CHANNEL_BLOCK, FOLD_ADVANTAGE, SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES,
                 SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION,
                 SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MAX_SPLIT_FRACTION,
                 SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR,
@@ -332,7 +336,7 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         rows = C_out * (ph.phases[1] - ph.phases[0]) * (pw.phases[1] - pw.phases[0])
         shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
     workspace = conv_workspace if conv else windows + products_kept
-    channel_chunks = 1
+    channel_chunks = 1  # how many chunks of output channels
     budget = max(WORKSPACE_PER_OUTPUT * N * C_out * out_hw[0] * out_hw[1], WORKSPACE_FLOOR)
     room = budget - N * C_in * H * W  # what the chunks of output channels leave beside X's copy
     if conv and kernel_values + N * workspace > budget and 0 < room and budget <= 2 * room:
@@ -349,8 +353,12 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
             channel_chunks = min(C_out, chunks)
     if conv and FORCE_CHANNEL_CHUNKS:
         channel_chunks = min(C_out, FORCE_CHANNEL_CHUNKS)
+    # chunks of a multiple of CHANNEL_BLOCK output channels (the last one may be smaller)
+    size = -(-C_out // channel_chunks)
+    size = min(C_out, -(-size // CHANNEL_BLOCK) * CHANNEL_BLOCK) if C_out > CHANNEL_BLOCK else size
+    channel_ranges = tuple((c, min(c + size, C_out)) for c in range(0, C_out, size))
     return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers),
-                 kernel_values, plan_h.grid, tuple(options), channel_chunks)
+                 kernel_values, plan_h.grid, tuple(options), channel_ranges)
 
 
 def _covers_output(pairs, plan_h, plan_w) -> bool:
