@@ -324,10 +324,11 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
                             lambda ph, pw: cost(ph, pw)[1], SUBPIXEL_COST_PER_CONVOLUTION)
         options = [{"one_sided": cost(ph, pw)[0]} for ph, pw in pairs]
         covers = _covers_output(pairs, plan_h, plan_w)
-        if len(pairs) > 1:  # one product at a time, twice, and its padded input
+        if len(pairs) > 1:  # one product at a time, twice, and its input (padded by F.pad?)
             largest = max(plan_cost([pair], C_in, C_out)[1] for pair in pairs)
+            padded = any(option["one_sided"] for option in options)
             conv_workspace = (2 * largest + C_in * H * W
-                              + C_in * (H + plan_h.taps) * (W + plan_w.taps))
+                              + padded * C_in * (H + plan_h.taps) * (W + plan_w.taps))
     kernel_values = sum(C_out * phase_count(ph) * phase_count(pw) * C_in * ph.taps * pw.taps
                         for ph, pw in pairs)
     gathers, shapes = [], []
