@@ -124,8 +124,9 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
         )
     # plain ints or pairs of ints (a network's layers call the same ones again): checked once and
     # cached; anything else (lists, bools, tensors, ...) is checked at every call
-    plain = all(type(v) is int or (type(v) is tuple and len(v) == 2 and type(v[0]) is int
-                                   and type(v[1]) is int) for v in (stride, padding, output_padding))
+    plain = (type(stride) is type(padding) is type(output_padding) is int) or all(
+        type(v) is int or (type(v) is tuple and len(v) == 2 and type(v[0]) is int
+                           and type(v[1]) is int) for v in (stride, padding, output_padding))
     check = _checked_arguments if plain else _checked_arguments.__wrapped__
     s, p, out_hw = check(X.shape[-2:], K.shape[-2:], stride, padding, output_padding)
     if X.ndim == 2:
@@ -216,12 +217,7 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         return Y
     pairs, conv = plan.pairs, plan.strategy == "subpixel"
     products = conv_products if conv else phase_products
-    channels = plan.channel_ranges or ((0, C_out),)
-    if len(channels) > 1:  # output channels in chunks, each with the whole batch and grid
-        chunks = [((0, N), (0, plan.grid_rows))]
-    else:
-        per_row = plan.phase_workspace // plan.grid_rows  # workspace of one grid row of one image
-        chunks = list(_chunks(N, plan.grid_rows, per_row, max(budget - plan.kernel_values, 0)))
+    channels, chunks = plan.channel_ranges, plan.steps
     if len(chunks) == 1 and len(channels) == 1 and stride == (1, 1):  # stride 1: the products are the output
         (index, with_zero), = plan.gathers(K.device)
         W = phase_kernel(K, index, with_zero, conv).view(plan.kernel_shapes[0])
@@ -255,15 +251,13 @@ class _Plan:
 
     strategy: str  # "subpixel", "phase", "fold" or "zeros"
     pairs: list = ()  # phase strategies: (height, width) DimPlan pair of each product
-    phase_workspace: int = 0  # per image: the convolution's (subpixel), or windows plus products
     fold_columns: int = 0  # per image: the columns F.fold reads
     covers_output: bool = True  # the products reach every output (else start from zeros)
     kernel_shapes: tuple = ()  # phase strategies: shape of each product's phase kernel
     cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
-    kernel_values: int = 0  # phase strategies: values of the phase kernels
-    grid_rows: int = 1  # phase strategies: rows of the whole grid (each pair has some of them)
     product_options: tuple = ()  # phase strategies: keyword arguments of each pair's product
-    channel_ranges: tuple = ()  # sub-pixel convolution: chunks (c0, c1) of output channels
+    channel_ranges: tuple = ()  # phase strategies: chunks (c0, c1) of output channels
+    steps: tuple = ()  # phase strategies: batch ranges (n0, n1) and grid rows (g0, g1) of each step
     _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
 
     def gathers(self, device: torch.device) -> tuple:
@@ -311,7 +305,7 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
                 and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES)
     strategy = FORCE_STRATEGY or ("fold" if fold else "subpixel" if subpixel else "phase")
     if strategy not in ("subpixel", "phase"):
-        return _Plan(strategy, pairs, windows + products, columns, covers)
+        return _Plan(strategy, pairs, columns, covers)
     conv = strategy == "subpixel"
     conv_workspace = products_kept + products + C_in * H * W
     options = [{}] * len(pairs)
@@ -337,29 +331,30 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         rows = C_out * (ph.phases[1] - ph.phases[0]) * (pw.phases[1] - pw.phases[0])
         shapes.append((rows, C_in, ph.taps, pw.taps) if conv else (rows, -1))
     workspace = conv_workspace if conv else windows + products_kept
-    channel_chunks = 1  # how many chunks of output channels
     budget = max(WORKSPACE_PER_OUTPUT * N * C_out * out_hw[0] * out_hw[1], WORKSPACE_FLOOR)
+    # steps: the batch, or grid rows, in chunks whose workspace fits the budget
+    steps = tuple(_chunks(N, plan_h.grid, workspace // plan_h.grid, max(budget - kernel_values, 0)))
+    channel_chunks = 1  # or output channels in chunks, each with the whole batch and grid
     room = budget - N * C_in * H * W  # what the chunks of output channels leave beside X's copy
-    if conv and kernel_values + N * workspace > budget and 0 < room and budget <= 2 * room:
-        # Each chunk of the batch (or of grid rows) convolves with all the phase kernels (which
-        # PyTorch's CPU convolution copies into oneDNN's layout at each call), each chunk of
-        # output channels with its part of them but with all of X (copied likewise): chunks of
-        # output channels when they copy less. Measured (DCGAN 256->128 on 8x8, N=16, 2 threads):
-        # 1.19-1.35x F.conv_transpose2d's time in 2 to 4 chunks of output channels, 1.40x in 4
-        # batch chunks.
-        steps = len(list(_chunks(N, plan_h.grid, workspace // plan_h.grid,
-                                 max(budget - kernel_values, 0))))
+    if conv and len(steps) > 1 and 0 < room and budget <= 2 * room:
+        # Each step convolves with all the phase kernels (which PyTorch's CPU convolution copies
+        # into oneDNN's layout at each call), each chunk of output channels with its part of them
+        # but with all of X (copied likewise): chunks of output channels where they copy less.
+        # Measured (DCGAN 256->128 on 8x8, N=16, 2 threads): 1.19-1.35x F.conv_transpose2d's
+        # time in 2 to 4 chunks of output channels, 1.38-1.40x in 4 batch chunks.
         chunks = -(-(kernel_values + N * (workspace - C_in * H * W)) // room)
-        if kernel_values * (steps - 1) > N * C_in * H * W * (chunks - 1):
+        if kernel_values * (len(steps) - 1) > N * C_in * H * W * (chunks - 1):
             channel_chunks = min(C_out, chunks)
     if conv and FORCE_CHANNEL_CHUNKS:
         channel_chunks = min(C_out, FORCE_CHANNEL_CHUNKS)
+    if channel_chunks > 1:
+        steps = (((0, N), (0, plan_h.grid)),)
     # chunks of a multiple of CHANNEL_BLOCK output channels (the last one may be smaller)
     size = -(-C_out // channel_chunks)
     size = min(C_out, -(-size // CHANNEL_BLOCK) * CHANNEL_BLOCK) if C_out > CHANNEL_BLOCK else size
     channel_ranges = tuple((c, min(c + size, C_out)) for c in range(0, C_out, size))
-    return _Plan(strategy, pairs, workspace, columns, covers, tuple(shapes), tuple(gathers),
-                 kernel_values, plan_h.grid, tuple(options), channel_ranges)
+    return _Plan(strategy, pairs, columns, covers, tuple(shapes), tuple(gathers), tuple(options),
+                 channel_ranges, steps)
 
 
 def _covers_output(pairs, plan_h, plan_w) -> bool:
