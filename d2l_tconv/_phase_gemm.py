@@ -243,13 +243,18 @@ def kernel_gather_index(k_shape: tuple[int, ...], plan_h: DimPlan, plan_w: DimPl
       the index picks every entry from ``K.reshape(-1)`` (``K.numel()``: the zero), one gather.
 
     Built once per plan (the caller caches it); int32 where it fits (half the memory, same speed).
+    The matrix's index is ``None`` where it would pick every kernel entry in order (e.g. a 2 x 2
+    kernel with stride 2): the transposed ``K`` is then the matrix, with no gather.
     """
     C_in, C_out, kh, kw = k_shape
     ih, iw = plan_h.kernel_index[:, None, :, None], plan_w.kernel_index[None, :, None, :]
     entry = torch.where((ih == kh) | (iw == kw), -1, ih * kw + iw)  # (s_h, s_w, n_h, n_w)
     with_zero = bool((entry < 0).any())
     if not conv_layout:
-        return torch.where(entry < 0, kh * kw, entry).reshape(-1), with_zero
+        index = torch.where(entry < 0, kh * kw, entry).reshape(-1)
+        if not with_zero and torch.equal(index, torch.arange(kh * kw)):
+            return None, False  # every phase meets its own kernel entry: K transposed as it is
+        return index, with_zero
     zero = C_in * C_out * kh * kw
     c_out = torch.arange(C_out).view(C_out, 1, 1, 1, 1, 1) * (kh * kw)
     c_in = torch.arange(C_in).view(1, 1, 1, 1, 1, C_in) * (C_out * kh * kw)
@@ -277,6 +282,8 @@ def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool,
         per_channel = index.numel() // C_out  # the index runs over output channels first
         return flat.index_select(0, index[c0 * per_channel:c1 * per_channel])
     rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)[c0:c1]
+    if index is None:
+        return rows
     if with_zero:
         rows = torch.cat([rows, rows.new_zeros((c1 - c0, 1, C_in))], dim=1)
     return rows.index_select(1, index)

@@ -15,8 +15,10 @@ the stride or kernel size. It chooses, per shape, between three ways (a small co
   channels (the known identity "transposed convolution = stride-1 convolution + pixel shuffle");
   the phase kernels are gathered from ``K`` at every call, and the same strided copies
   interleave the phases (DCGAN, ResNet and VAE layers, stride 1); where that saves enough
-  multiply-adds (zero taps, many output channels), one ``F.conv2d`` per group of phases, each on
-  exactly its phases' grid rows;
+  multiply-adds (zero taps, many output channels), one ``F.conv2d`` per group of phases (along
+  one dimension or both), each on exactly its phases' grid rows, padded by ``F.pad`` or by
+  ``F.conv2d`` itself, whichever costs less; a layer whose workspace exceeds the memory budget
+  runs in chunks of the batch, or of output channels where that copies less (a large ``K``);
 - by columns (:mod:`d2l_tconv._col2im`): one product gives every input pixel times the whole
   kernel, and ``F.fold`` (col2im) adds each patch where it lands (kernels large next to the input,
   or smaller than the stride).
@@ -101,11 +103,12 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
 
     Cost: about the multiply-adds of ``F.conv_transpose2d`` (up to ``ceil(k / s)**2 * s**2 / k**2``
     times as many where the stride does not divide the kernel, e.g. 16/9 for a 3 x 3 kernel with
-    stride 2), in one matrix product or forward convolution per batch chunk (float16 / bfloat16
-    sums accumulate in float32), and a number of PyTorch operations that does not grow with the
-    stride or the kernel size. Extra memory: at most about twice the output's size (or 4 MiB for
-    small outputs), the phase kernels (about ``K``'s size) included, in chunks of the batch or of
-    output rows; a kernel much larger than the input needs its product's columns,
+    stride 2, or 12/9 in two convolutions), in one matrix product or forward convolution (or a
+    few) per chunk (float16 / bfloat16 sums accumulate in float32), and a number of PyTorch
+    operations that does not grow with the stride or the kernel size. Extra memory: at most about
+    twice the output's size (or 4 MiB for small outputs), the phase kernels (about ``K``'s size)
+    included, in chunks of the batch, of output rows or of output channels; a kernel much larger
+    than the input needs its product's columns,
     ``C_out * kh * kw`` values per input pixel and image. ``make bench`` measures time and memory
     against PyTorch.
     """
@@ -159,25 +162,26 @@ FOLD_ADVANTAGE = 4
 SUBPIXEL_MIN_TAPS = 2
 SUBPIXEL_MAX_PHASES = 4
 # The sub-pixel convolution split into one F.conv2d per phase group, or per phase group along one
-# dimension (each on its phases' own grid rows, with one-sided padding and no zero taps;
-# :func:`d2l_tconv._phase_gemm.group_plans`) when the multiply-adds it saves, less
-# SUBPIXEL_COST_PER_COPY per value of the padded inputs that the convolutions copy (each one pads
-# X: C_in (H + n_h) (W + n_w) values per image) and SUBPIXEL_COST_PER_CONVOLUTION per extra
-# convolution, are at least SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, leaving at most
+# dimension (each on its phases' own grid rows, with no zero taps;
+# :func:`d2l_tconv._phase_gemm.group_plans`) when that costs at least
+# SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS less than one convolution, counting multiply-adds, plus
+# SUBPIXEL_COST_PER_COPY per value each convolution copies (its input, into oneDNN's layout, and
+# X again where F.pad pads it one-sidedly; else F.conv2d's symmetric padding computes extra rows,
+# whichever costs less: :func:`d2l_tconv._subpixel.convolution_cost`) and
+# SUBPIXEL_COST_PER_CONVOLUTION per extra convolution; leaving at most
 # SUBPIXEL_MAX_SPLIT_FRACTION of one convolution's multiply-adds, in at most
-# SUBPIXEL_MAX_CONVOLUTIONS convolutions; of those splits, the one with the largest net saving.
-# Measured (time / F.conv_transpose2d's, interleaved rounds in one process, one thread, CPU time;
-# a 2-core machine shared with other work, so +-20%): one convolution | split along one
-# dimension | along both:
-# - ResNet's k3 s2 p1 op1 (9 of 16 multiply-adds useful in one convolution, 12 in two):
-#   64->32 on 32x32, N=1 (net saving < 0: one) 1.39-1.42 | 1.41-1.51 | 1.69-1.72;
-#   N=2 1.36-1.37 | 1.31-1.34 | 1.44-1.47; N=4 (make bench's row, one dimension)
-#   0.70-1.31 | 0.46-1.28 | 0.53-1.25; 128->64 on 16x16, N=1 (one dimension) 1.81-1.87 | 1.76-1.79
-#   | 1.86; N=4 (both) 1.67-1.68 | 1.36-1.43 | 1.38-1.42; 256->128 on 8x8, N=1 (both)
-#   2.74-2.87 | 1.74-1.77 | 1.56-1.58; 32->16 on 64x64 and 16->3 on 64x64 (many copied values per
-#   saved multiply-add: one) 1.17-1.21 | 1.16-1.35 | 1.55-1.56 and 0.79 | 1.18-1.20 | 1.66-1.68;
-# - DCGAN's k4 s2 p1 (only grid rows saved; a fraction of 0.89 to 0.94: one) 128->64 on 16x16
-#   1.31-1.34 | 1.51-1.53 | 1.80-1.85; 256->128 on 8x8, N=16 1.14-1.19 | 1.26-1.36 | 1.25-1.33.
+# SUBPIXEL_MAX_CONVOLUTIONS convolutions; of those splits, the cheapest. Measured (time /
+# F.conv_transpose2d's, interleaved rounds in one process, 2 threads wall clock | 1 thread CPU
+# time, no page faults (glibc's malloc thresholds pinned, see make bench's --steady-malloc); a
+# 2-core machine shared with other work, so +-10%): one convolution / split along one dimension /
+# along both (symmetric padding), ResNet's k3 s2 p1 op1 (9 of 16 multiply-adds useful in one
+# convolution, 12 in two):
+# - 64->32 on 32x32, N=4 (make bench's row; chosen: one dimension) 1.51-1.53 / 1.30-1.32 /
+#   1.37-1.42 | 1.40-1.42 / 1.17-1.18 / 1.26;
+# - N=1 (chosen: one) 1.55 / 1.82 / 2.28 | 1.40 / 1.44 / 1.61; 32->16 on 64x64, N=1 (one)
+#   1.22 / 1.37 / 1.83 | 1.18 / 1.19 / 1.38 (extra convolutions cost more than they save);
+# - 128->64 on 16x16, N=4 (both) 1.67-1.72 / 1.53-1.56 / 1.44-1.50;
+# - DCGAN's k4 s2 p1 saves only grid rows (a fraction of 0.89 to 0.94: one convolution).
 SUBPIXEL_COST_PER_COPY = 48  # multiply-adds
 SUBPIXEL_COST_PER_CONVOLUTION = 6 << 20  # multiply-adds, about 6 M
 SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS = 1 << 20  # about 1 M
@@ -186,9 +190,11 @@ SUBPIXEL_MAX_CONVOLUTIONS = 4
 # Workspace of one step (copied windows plus products, or the convolution's output and oneDNN's
 # copies, or F.fold's columns; and the phase kernels), in values: at most WORKSPACE_PER_OUTPUT
 # times the output, so that the peak stays within about three times the output; small outputs
-# may use up to WORKSPACE_FLOOR values (4 MiB in float32).
+# may use up to WORKSPACE_FLOOR values (2 MiB in float32: enough for DCGAN 128->64 on 16x16 in
+# one step, whose chunks took 1.7x to 3.5x F.conv_transpose2d's time; the VAE layer's 8 images
+# come in 3 chunks, within 3x the output).
 WORKSPACE_PER_OUTPUT = 2
-WORKSPACE_FLOOR = 1 << 20
+WORKSPACE_FLOOR = 1 << 19
 # "subpixel", "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
 FORCE_STRATEGY: str | None = None
 # A number forces the sub-pixel convolution into that many chunks of output channels (tests).
@@ -265,7 +271,8 @@ class _Plan:
         if device.type == "cpu":
             return self.cpu_gathers
         if device not in self._on_device:
-            self._on_device[device] = tuple((index.to(device), with_zero)
+            self._on_device[device] = tuple((index if index is None else index.to(device),
+                                             with_zero)
                                             for index, with_zero in self.cpu_gathers)
         return self._on_device[device]
 

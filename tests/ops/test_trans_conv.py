@@ -281,6 +281,7 @@ REAL_LAYERS = [  # X shape, K shape, stride, padding, output_padding
     ((4, 128, 16, 16), (128, 64, 3, 3), 2, 1, 1),  # split along both
     ((1, 256, 8, 8), (256, 128, 3, 3), 2, 1, 1),  # one convolution, one-sided padding
     ((8, 64, 32, 32), (64, 64, 3, 3), 1, 1, 0),  # stride 1, the batch in chunks
+    ((2, 64, 16, 16), (64, 32, 2, 2), 2, 0, 0),  # U-Net: phases by one matrix product, K as is
 ]
 
 
@@ -295,13 +296,15 @@ def test_real_decoder_layers(device, case):
 
 
 def test_real_decoder_layers_cover_every_path():
-    """The layers above take each of the sub-pixel convolution's ways (else update the list)."""
+    """The layers above take each of the phase strategies' ways (else update the list)."""
     plans = []
     for x_shape, k_shape, s, p, a in REAL_LAYERS:
         out_hw = transposed.trans_conv_output_shape(x_shape[-2:], k_shape[-2:], (s, s), (p, p),
                                                     (a, a))
         plans.append(transposed._plan(x_shape, k_shape, (s, s), (p, p), out_hw))
-    assert all(plan.strategy == "subpixel" for plan in plans)
+    assert [plan.strategy for plan in plans] == ["subpixel"] * (len(plans) - 1) + ["phase"]
+    assert plans[-1].cpu_gathers == ((None, False),)  # the matrix is K transposed, no gather
+    plans = plans[:-1]
     assert {len(plan.pairs) for plan in plans} == {1, 2, 4}
     assert {len(plan.channel_ranges) > 1 for plan in plans} == {True, False}
     assert {option["one_sided"] for plan in plans for option in plan.product_options} == {
