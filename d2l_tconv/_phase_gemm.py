@@ -279,8 +279,10 @@ def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool,
         flat = K.reshape(-1)
         if with_zero:
             flat = torch.cat([flat, flat.new_zeros(1)])
-        per_channel = index.numel() // C_out  # the index runs over output channels first
-        return flat.index_select(0, index[c0 * per_channel:c1 * per_channel])
+        if channels is not None:  # the index runs over output channels first
+            per_channel = index.numel() // C_out
+            index = index[c0 * per_channel:c1 * per_channel]
+        return flat.index_select(0, index)
     rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)[c0:c1]
     if index is None:
         return rows

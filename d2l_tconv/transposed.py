@@ -230,7 +230,8 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         return products(X, W, *pairs[0]).reshape(N, C_out, oh, ow)
     Y = X.new_empty((N, C_out, oh, ow)) if plan.covers_output else X.new_zeros((N, C_out, oh, ow))
     for c0, c1 in channels:
-        kernels = [phase_kernel(K, index, with_zero, conv, (c0, c1)).view(
+        part = None if c1 - c0 == C_out else (c0, c1)
+        kernels = [phase_kernel(K, index, with_zero, conv, part).view(
                        (c1 - c0) * (shape[0] // C_out), *shape[1:])
                    for (index, with_zero), shape in zip(plan.gathers(K.device), plan.kernel_shapes,
                                                         strict=True)]
