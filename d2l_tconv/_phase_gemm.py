@@ -380,15 +380,16 @@ def interleave(Y: torch.Tensor, products: torch.Tensor, plan_h: DimPlan, plan_w:
         # strided views made directly (as_strided): Python indexing cost more than the copies of
         # small layers
         (yn, yc, yy, yx), (pn, pc, pr, pq, pg, ph) = Y.stride(), products.stride()
-        size, sh, sw = Y.shape[:2], plan_h.stride, plan_w.stride
+        n, c = Y.shape[:2]
+        y_strides, p_strides = (yn, yc, plan_h.stride * yy, plan_w.stride * yx), (pn, pc, pg, ph)
+        y_offset = Y.storage_offset()
+        p_offset = products.storage_offset() - p0 * pr - q0 * pq - rows[0] * pg
+        columns = _phase_rows(plan_w, (0, plan_w.grid))
         for y0, g0, nt, rho_h in _phase_rows(plan_h, rows):
-            for x0, h0, nv, rho_w in _phase_rows(plan_w, (0, plan_w.grid)):
-                dst = Y.as_strided((*size, nt, nv), (yn, yc, sh * yy, sw * yx),
-                                   Y.storage_offset() + y0 * yy + x0 * yx)
-                src = products.as_strided(
-                    (*size, nt, nv), (pn, pc, pg, ph),
-                    products.storage_offset() + (rho_h - p0) * pr + (rho_w - q0) * pq
-                    + (g0 - rows[0]) * pg + h0 * ph)
+            for x0, h0, nv, rho_w in columns:
+                dst = Y.as_strided((n, c, nt, nv), y_strides, y_offset + y0 * yy + x0 * yx)
+                src = products.as_strided((n, c, nt, nv), p_strides,
+                                          p_offset + rho_h * pr + rho_w * pq + g0 * pg + h0 * ph)
                 dst.copy_(src)
         return
     for y0, nt, span_h, g0, r0, r1 in _pieces(plan_h, rows):

@@ -212,8 +212,8 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     if plan.strategy == "zeros":  # nothing reaches the output
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
-    budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
     if plan.strategy == "fold":
+        budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
         images = max(1, budget // plan.fold_columns)
         if images >= N:
             return fold_trans_conv(X, K, stride, padding, out_hw)
@@ -224,7 +224,8 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
     pairs, conv = plan.pairs, plan.strategy == "subpixel"
     products = conv_products if conv else phase_products
     channels, chunks = plan.channel_ranges, plan.steps
-    if len(chunks) == 1 and len(channels) == 1 and stride == (1, 1):  # stride 1: the products are the output
+    if len(chunks) == 1 and len(channels) == 1 and stride == (1, 1):
+        # stride 1, in one step: the products are the output
         (index, with_zero), = plan.gathers(K.device)
         W = phase_kernel(K, index, with_zero, conv).view(plan.kernel_shapes[0])
         return products(X, W, *pairs[0]).reshape(N, C_out, oh, ow)
