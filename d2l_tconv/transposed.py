@@ -190,11 +190,12 @@ SUBPIXEL_MAX_CONVOLUTIONS = 4
 # Workspace of one step (copied windows plus products, or the convolution's output and oneDNN's
 # copies, or F.fold's columns; and the phase kernels), in values: at most WORKSPACE_PER_OUTPUT
 # times the output, so that the peak stays within about three times the output; small outputs
-# may use up to WORKSPACE_FLOOR values (2 MiB in float32: enough for DCGAN 128->64 on 16x16 in
-# one step, whose chunks took 1.7x to 3.5x F.conv_transpose2d's time; the VAE layer's 8 images
-# come in 3 chunks, within 3x the output).
+# may use up to WORKSPACE_FLOOR values (4 MiB in float32; DCGAN 128->64 on 16x16 then runs in one
+# step, where chunks took 1.7x to 3.5x F.conv_transpose2d's time; the VAE layer's 8 images in 2
+# chunks, 3.03x the output: 2 MiB would make that 3 chunks, 2.52x the output, but 10% slower,
+# 0.46x instead of 0.42x, one thread).
 WORKSPACE_PER_OUTPUT = 2
-WORKSPACE_FLOOR = 1 << 19
+WORKSPACE_FLOOR = 1 << 20
 # "subpixel", "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
 FORCE_STRATEGY: str | None = None
 # A number forces the sub-pixel convolution into that many chunks of output channels (tests).
