@@ -10,8 +10,8 @@ Sections (float32 unless said otherwise):
    (median of the per-round ratios; below 1 means trans_conv is faster) and its spread; then the
    geometric mean of the ratios and the worst layer. Goal: geometric mean <= 0.9, no layer > 1.5.
    The strategy column says how trans_conv computed the layer (d2l_tconv.transposed): "subpixel"
-   (the phases as one F.conv2d), "phase" (the phases as one matrix product) or "fold" (one
-   product and F.fold). Every call rebuilds the phase kernels from K (nothing is cached across
+   (the phases as one F.conv2d, or one per group of phases), "phase" (the phases as one matrix
+   product) or "fold" (one product and F.fold). Every call rebuilds the phase kernels from K (nothing is cached across
    calls but index tables that depend only on the shapes), as in training, where K changes at
    every step.
 2. Pathological shapes of the old implementation (huge strides, huge kernels): ratio, and the
