@@ -26,6 +26,7 @@ much of the batch to do at once.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -148,31 +149,61 @@ MIN_SAVED_MULTIPLY_ADDS = 1 << 34
 
 def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images: int = 1,
                 min_saved: int | None = None, max_fraction: float = 1.0,
-                max_products: int | None = None) -> list[tuple[DimPlan, DimPlan]]:
+                max_products: int | None = None,
+                product_cost: Callable[[DimPlan, DimPlan], float] | None = None,
+                cost_per_product: int = 0) -> list[tuple[DimPlan, DimPlan]]:
     """The (height, width) plan pairs, one per product.
 
-    One product per pair of phase groups, the groups by taps and grid rows
-    (:attr:`DimPlan.exact_groups`: no multiply-add on a zero or outside the output) or else by
-    taps only (:attr:`DimPlan.groups`), where there is only one such pair or where the
-    multiply-adds saved (over ``images`` batch images) make it worth it: at least ``min_saved``
-    (default :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's threshold), at most
-    ``max_fraction`` of the one product's multiply-adds left, in at most ``max_products``
-    products; else one product for all phases.
+    Candidates: one product per pair of phase groups, the groups by taps and grid rows
+    (:attr:`DimPlan.exact_groups`: no multiply-add on a zero or outside the output) or by taps
+    only (:attr:`DimPlan.groups`), in both dimensions, or in one of them with the other one whole
+    (half the products: a 3 x 3 kernel with stride 2 then does 12 instead of 16 multiply-adds per
+    four outputs, in two products, where both dimensions give 9 in four). The baseline is one
+    product: over the only group pair where there is one (it leaves out phases that no kernel
+    entry reaches), else over all phases. A candidate's cost (for ``images`` batch images) is its
+    multiply-adds plus ``product_cost`` of each product (a function of the pair, in
+    multiply-adds: copies, padding) plus ``cost_per_product`` per extra product; the cheapest
+    candidate that costs at least ``min_saved`` less than the baseline (default
+    :data:`MIN_SAVED_MULTIPLY_ADDS`, the matrix product's threshold), leaves at most
+    ``max_fraction`` of its multiply-adds and has at most ``max_products`` products is taken,
+    else the baseline.
     """
     min_saved = MIN_SAVED_MULTIPLY_ADDS if min_saved is None else min_saved
-    # multiply-adds per image and channel pair: (phases x taps x grid rows), height times width
-    whole = _count(plan_h) * plan_h.taps * plan_h.grid * _count(plan_w) * plan_w.taps * plan_w.grid
-    for groups_h, groups_w in ((plan_h.exact_groups, plan_w.exact_groups),
-                               (plan_h.groups, plan_w.groups)):
-        count = len(groups_h) * len(groups_w)
-        split = (sum((r1 - r0) * (e1 - e0) * (g1 - g0) for r0, r1, e0, e1, g0, g1 in groups_h)
-                 * sum((r1 - r0) * (e1 - e0) * (g1 - g0) for r0, r1, e0, e1, g0, g1 in groups_w))
-        if count == 1 or (images * C_in * C_out * (whole - split) >= min_saved
-                          and split <= max_fraction * whole
-                          and count <= (max_products or count)):
-            return [(plan_h.restricted(*gh), plan_w.restricted(*gw))
-                    for gh in groups_h for gw in groups_w]
-    return [(plan_h, plan_w)]
+    whole_h = ((*plan_h.phases, 0, plan_h.taps, 0, plan_h.grid),)
+    whole_w = ((*plan_w.phases, 0, plan_w.taps, 0, plan_w.grid),)
+    candidates = [(plan_h.exact_groups, plan_w.exact_groups), (plan_h.groups, plan_w.groups),
+                  *((h, whole_w) for h in (plan_h.exact_groups, plan_h.groups)),
+                  *((whole_h, w) for w in (plan_w.exact_groups, plan_w.groups))]
+    # one product: over the only group pair if there is one, else over everything
+    one = next(((h, w) for h, w in candidates[:2] if len(h) * len(w) == 1), (whole_h, whole_w))
+
+    def pairs_of(groups_h, groups_w):
+        return [(plan_h if gh in whole_h else plan_h.restricted(*gh),
+                 plan_w if gw in whole_w else plan_w.restricted(*gw))
+                for gh in groups_h for gw in groups_w]
+
+    def cost(pairs):  # multiply-adds (per channel pair and image: phases x taps x grid rows)
+        return sum(images * C_in * C_out * _units(((*ph.phases, 0, ph.taps, 0, ph.grid),))
+                   * _units(((*pw.phases, 0, pw.taps, 0, pw.grid),))
+                   + (product_cost(ph, pw) if product_cost else 0) for ph, pw in pairs)
+
+    one_pair = pairs_of(*one)
+    whole, one_cost = _units(one[0]) * _units(one[1]), cost(one_pair)
+    best, best_cost = one_pair, None
+    for groups_h, groups_w in candidates:
+        count, split = len(groups_h) * len(groups_w), _units(groups_h) * _units(groups_w)
+        if count == 1 or split > max_fraction * whole or count > (max_products or count):
+            continue
+        pairs = pairs_of(groups_h, groups_w)
+        split_cost = cost(pairs) + cost_per_product * (count - 1)
+        if one_cost - split_cost >= min_saved and (best_cost is None or split_cost < best_cost):
+            best, best_cost = pairs, split_cost
+    return best
+
+
+def _units(groups) -> int:
+    """Multiply-adds per image and channel pair of ``groups`` along one dimension."""
+    return sum((r1 - r0) * (e1 - e0) * (g1 - g0) for r0, r1, e0, e1, g0, g1 in groups)
 
 
 def covers_every_phase(plan: DimPlan) -> bool:
@@ -186,11 +217,12 @@ def plan_cost(pairs: list[tuple[DimPlan, DimPlan]], C_in: int, C_out: int) -> tu
     for plan_h, plan_w in pairs:
         positions = plan_h.grid * plan_w.grid
         windows += C_in * plan_h.taps * plan_w.taps * positions
-        products += C_out * _count(plan_h) * _count(plan_w) * positions
+        products += C_out * phase_count(plan_h) * phase_count(plan_w) * positions
     return windows, products
 
 
-def _count(plan: DimPlan) -> int:
+def phase_count(plan: DimPlan) -> int:
+    """How many phases ``plan`` has (``rho0 <= rho < rho1``)."""
     return plan.phases[1] - plan.phases[0]
 
 
@@ -211,13 +243,18 @@ def kernel_gather_index(k_shape: tuple[int, ...], plan_h: DimPlan, plan_w: DimPl
       the index picks every entry from ``K.reshape(-1)`` (``K.numel()``: the zero), one gather.
 
     Built once per plan (the caller caches it); int32 where it fits (half the memory, same speed).
+    The matrix's index is ``None`` where it would pick every kernel entry in order (e.g. a 2 x 2
+    kernel with stride 2): the transposed ``K`` is then the matrix, with no gather.
     """
     C_in, C_out, kh, kw = k_shape
     ih, iw = plan_h.kernel_index[:, None, :, None], plan_w.kernel_index[None, :, None, :]
     entry = torch.where((ih == kh) | (iw == kw), -1, ih * kw + iw)  # (s_h, s_w, n_h, n_w)
     with_zero = bool((entry < 0).any())
     if not conv_layout:
-        return torch.where(entry < 0, kh * kw, entry).reshape(-1), with_zero
+        index = torch.where(entry < 0, kh * kw, entry).reshape(-1)
+        if not with_zero and torch.equal(index, torch.arange(kh * kw)):
+            return None, False  # every phase meets its own kernel entry: K transposed as it is
+        return index, with_zero
     zero = C_in * C_out * kh * kw
     c_out = torch.arange(C_out).view(C_out, 1, 1, 1, 1, 1) * (kh * kw)
     c_in = torch.arange(C_in).view(1, 1, 1, 1, 1, C_in) * (C_out * kh * kw)
@@ -227,22 +264,30 @@ def kernel_gather_index(k_shape: tuple[int, ...], plan_h: DimPlan, plan_w: DimPl
 
 
 def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool,
-                 conv_layout: bool = False) -> torch.Tensor:
+                 conv_layout: bool = False,
+                 channels: tuple[int, int] | None = None) -> torch.Tensor:
     """The phase kernel of ``K`` in the layout of ``index`` (:func:`kernel_gather_index`), flat
-    for the convolution's weight, ``(C_out, s_h * s_w * n_h * n_w, C_in)`` for the matrix.
+    for the convolution's weight, ``(C_out, s_h * s_w * n_h * n_w, C_in)`` for the matrix; only
+    output channels ``c0 <= c < c1`` with ``channels=(c0, c1)``.
 
     One gather, after one copy of ``K`` (transposed for the matrix, with a zero appended where
     some phase meets no kernel entry); the caller views the result as its matrix or weight.
     """
+    C_in, C_out, kh, kw = K.shape
+    c0, c1 = channels or (0, C_out)
     if conv_layout:
         flat = K.reshape(-1)
         if with_zero:
             flat = torch.cat([flat, flat.new_zeros(1)])
+        if channels is not None:  # the index runs over output channels first
+            per_channel = index.numel() // C_out
+            index = index[c0 * per_channel:c1 * per_channel]
         return flat.index_select(0, index)
-    C_in, C_out, kh, kw = K.shape
-    rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)
+    rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)[c0:c1]
+    if index is None:
+        return rows
     if with_zero:
-        rows = torch.cat([rows, rows.new_zeros((C_out, 1, C_in))], dim=1)
+        rows = torch.cat([rows, rows.new_zeros((c1 - c0, 1, C_in))], dim=1)
     return rows.index_select(1, index)
 
 
@@ -275,7 +320,7 @@ def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Di
         X = X.permute(0, 2, 3, 1).contiguous()  # (N, H', W', C_in), a batch of 2-D transposes
         windows = X.unfold(1, nh, 1).unfold(2, nw, 1)  # (N, g, h, C_in, e_h, e_w)
         patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
-    products = matmul_nt(W, patches).view(-1, _count(plan_h), _count(plan_w), N, gh, gw)
+    products = matmul_nt(W, patches).view(-1, phase_count(plan_h), phase_count(plan_w), N, gh, gw)
     return products.permute(3, 0, 1, 2, 4, 5)
 
 
@@ -330,20 +375,21 @@ def interleave(Y: torch.Tensor, products: torch.Tensor, plan_h: DimPlan, plan_w:
     """
     rows = rows or (0, plan_h.grid)
     (p0, _), (q0, _) = plan_h.phases, plan_w.phases
-    if (_count(plan_h) * _count(plan_w) <= PHASE_BY_PHASE_MAX
+    if (phase_count(plan_h) * phase_count(plan_w) <= PHASE_BY_PHASE_MAX
             and Y.numel() <= PHASE_BY_PHASE_MAX_VALUES):
         # strided views made directly (as_strided): Python indexing cost more than the copies of
         # small layers
         (yn, yc, yy, yx), (pn, pc, pr, pq, pg, ph) = Y.stride(), products.stride()
-        size, sh, sw = Y.shape[:2], plan_h.stride, plan_w.stride
+        n, c = Y.shape[:2]
+        y_strides, p_strides = (yn, yc, plan_h.stride * yy, plan_w.stride * yx), (pn, pc, pg, ph)
+        y_offset = Y.storage_offset()
+        p_offset = products.storage_offset() - p0 * pr - q0 * pq - rows[0] * pg
+        columns = _phase_rows(plan_w, (0, plan_w.grid))
         for y0, g0, nt, rho_h in _phase_rows(plan_h, rows):
-            for x0, h0, nv, rho_w in _phase_rows(plan_w, (0, plan_w.grid)):
-                dst = Y.as_strided((*size, nt, nv), (yn, yc, sh * yy, sw * yx),
-                                   Y.storage_offset() + y0 * yy + x0 * yx)
-                src = products.as_strided(
-                    (*size, nt, nv), (pn, pc, pg, ph),
-                    products.storage_offset() + (rho_h - p0) * pr + (rho_w - q0) * pq
-                    + (g0 - rows[0]) * pg + h0 * ph)
+            for x0, h0, nv, rho_w in columns:
+                dst = Y.as_strided((n, c, nt, nv), y_strides, y_offset + y0 * yy + x0 * yx)
+                src = products.as_strided((n, c, nt, nv), p_strides,
+                                          p_offset + rho_h * pr + rho_w * pq + g0 * pg + h0 * ph)
                 dst.copy_(src)
         return
     for y0, nt, span_h, g0, r0, r1 in _pieces(plan_h, rows):

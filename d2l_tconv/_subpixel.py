@@ -19,7 +19,26 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._phase_gemm import DimPlan
+from ._phase_gemm import DimPlan, phase_count
+
+
+def convolution_cost(plan_h: DimPlan, plan_w: DimPlan, images: int, C_in: int, C_out: int,
+                     cost_per_copy: float) -> tuple[bool, float]:
+    """What the convolution of ``plan_h`` and ``plan_w`` costs beyond its multiply-adds, in
+    multiply-adds (a value copied counts ``cost_per_copy``), and whether it should pad ``X`` with
+    ``F.pad`` (one side each, a copy of ``X``) rather than with ``F.conv2d``'s own, symmetric
+    padding (the larger amount on both sides: extra output rows, computed and dropped).
+
+    Every convolution copies its input once (PyTorch's CPU convolution reorders it into oneDNN's
+    blocked layout), and pays for the cheaper of the two paddings.
+    """
+    extra_h = abs(max(plan_h.pad[0], 0) - max(plan_h.pad[1], 0))
+    extra_w = abs(max(plan_w.pad[0], 0) - max(plan_w.pad[1], 0))
+    (gh, th), (gw, tw) = (plan_h.grid, plan_h.taps), (plan_w.grid, plan_w.taps)
+    per_position = images * C_in * C_out * phase_count(plan_h) * phase_count(plan_w) * th * tw
+    wasted = per_position * ((gh + extra_h) * (gw + extra_w) - gh * gw)
+    copied = cost_per_copy * images * C_in * (gh + th - 1) * (gw + tw - 1)
+    return copied < wasted, copied + min(copied, wasted)
 
 
 def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan,
@@ -33,7 +52,7 @@ def conv_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Dim
     them is ``F.conv2d``'s own (the larger amount on both sides; the extra output rows are not
     viewed), so that the input is not copied here; or, with ``one_sided`` and different amounts
     on the two sides (a phase group on its own grid rows), ``F.pad``'s, so that the convolution
-    computes exactly the rows that are viewed.
+    computes exactly the rows that are viewed (:func:`convolution_cost` says which is cheaper).
     """
     g0, g1 = rows or (0, plan_h.grid)
     H, Wd = X.shape[-2:]

@@ -198,14 +198,29 @@ STRATEGY_SETTINGS = settings(SETTINGS, max_examples=25)
 # the sub-pixel convolution split into one F.conv2d per phase group, whatever it saves (into at
 # most SUBPIXEL_MAX_CONVOLUTIONS convolutions), and however many groups there are
 SUBPIXEL_SPLIT = {"FORCE_STRATEGY": "subpixel", "SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS": 0,
-                  "SUBPIXEL_MIN_SAVED_PER_COPY": 0, "SUBPIXEL_MAX_SPLIT_FRACTION": 1.0}
+                  "SUBPIXEL_COST_PER_COPY": 0, "SUBPIXEL_COST_PER_CONVOLUTION": 0,
+                  "SUBPIXEL_MAX_SPLIT_FRACTION": 1.0}
 SUBPIXEL_ALWAYS_SPLIT = {**SUBPIXEL_SPLIT, "SUBPIXEL_MAX_CONVOLUTIONS": 10**6}
 STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") or _phase_gemm
     "subpixel": {"FORCE_STRATEGY": "subpixel"},
     "subpixel, one convolution per phase group": SUBPIXEL_ALWAYS_SPLIT,
+    # at most 3 convolutions: the split along one dimension only (the other one whole)
+    "subpixel, one convolution per phase group along one dimension": {
+        **SUBPIXEL_SPLIT, "SUBPIXEL_MAX_CONVOLUTIONS": 3},
+    # copies cost nothing: F.pad's one-sided padding wherever the two sides differ
+    "subpixel, one convolution, one-sided padding": {
+        "FORCE_STRATEGY": "subpixel", "SUBPIXEL_COST_PER_COPY": 0, "SUBPIXEL_MAX_CONVOLUTIONS": 1},
+    # copies cost more than any saving: F.conv2d's symmetric padding, split all the same
+    "subpixel, one convolution per phase group, symmetric padding": {
+        **SUBPIXEL_ALWAYS_SPLIT, "SUBPIXEL_COST_PER_COPY": 10**9,
+        "SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS": -(10**30)},
     "subpixel, one convolution per phase group, one grid row per step, phases in pieces": {
         **SUBPIXEL_ALWAYS_SPLIT, "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
         "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
+    "subpixel, one convolution per phase group, output channels in chunks": {
+        **SUBPIXEL_ALWAYS_SPLIT, "FORCE_CHANNEL_CHUNKS": 3},
+    "subpixel, output channels in chunks": {"FORCE_STRATEGY": "subpixel",
+                                            "FORCE_CHANNEL_CHUNKS": 2},
     "subpixel, one image per step, phases in pieces": {
         "FORCE_STRATEGY": "subpixel", "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1,
         "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
@@ -254,6 +269,46 @@ def test_each_strategy_rounds_once_in_low_precision(device, strategy, case, dtyp
     Y = trans_conv(X, K, **hyper(case))
     assert Y.dtype == dtype
     assert torch.equal(Y, F.conv_transpose2d(X.float(), K.float(), **hyper(case)).to(dtype))
+
+
+# Real decoder layers (some of make bench's, and k3 s2 ones of other sizes), each computed the way
+# the cost model chooses: one or several convolutions, F.pad's or F.conv2d's padding, the batch or
+# the output channels in chunks
+REAL_LAYERS = [  # X shape, K shape, stride, padding, output_padding
+    ((16, 256, 8, 8), (256, 128, 4, 4), 2, 1, 0),  # DCGAN, N=16: output channels in chunks
+    ((1, 128, 16, 16), (128, 64, 4, 4), 2, 1, 0),  # DCGAN: one convolution
+    ((4, 64, 32, 32), (64, 32, 3, 3), 2, 1, 1),  # ResNet: split along one dimension
+    ((4, 128, 16, 16), (128, 64, 3, 3), 2, 1, 1),  # split along both
+    ((1, 256, 8, 8), (256, 128, 3, 3), 2, 1, 1),  # one convolution, one-sided padding
+    ((8, 64, 32, 32), (64, 64, 3, 3), 1, 1, 0),  # stride 1, the batch in chunks
+    ((2, 64, 16, 16), (64, 32, 2, 2), 2, 0, 0),  # U-Net: phases by one matrix product, K as is
+]
+
+
+@pytest.mark.parametrize("case", REAL_LAYERS, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}")
+def test_real_decoder_layers(device, case):
+    x_shape, k_shape, s, p, a = case
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(x_shape, generator=g, dtype=torch.float64).to(device)
+    K = torch.randn(k_shape, generator=g, dtype=torch.float64).to(device)
+    hyper = {"stride": s, "padding": p, "output_padding": a}
+    assert_close(trans_conv(X, K, **hyper), F.conv_transpose2d(X, K, **hyper))
+
+
+def test_real_decoder_layers_cover_every_path():
+    """The layers above take each of the phase strategies' ways (else update the list)."""
+    plans = []
+    for x_shape, k_shape, s, p, a in REAL_LAYERS:
+        out_hw = transposed.trans_conv_output_shape(x_shape[-2:], k_shape[-2:], (s, s), (p, p),
+                                                    (a, a))
+        plans.append(transposed._plan(x_shape, k_shape, (s, s), (p, p), out_hw))
+    assert [plan.strategy for plan in plans] == ["subpixel"] * (len(plans) - 1) + ["phase"]
+    assert plans[-1].cpu_gathers == ((None, False),)  # the matrix is K transposed, no gather
+    plans = plans[:-1]
+    assert {len(plan.pairs) for plan in plans} == {1, 2, 4}
+    assert {len(plan.channel_ranges) > 1 for plan in plans} == {True, False}
+    assert {option["one_sided"] for plan in plans for option in plan.product_options} == {
+        True, False}
 
 
 @pytest.mark.parametrize("use_onednn", [True, False])
