@@ -25,6 +25,8 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from ._cell_grid import CellGrid
+
 __all__ = [
     "crop",
     "japanese_font",
@@ -277,16 +279,16 @@ def _output_panel(title: str, Y: torch.Tensor, geometry: _Geometry) -> _Panel:
 
 
 def _draw_panel(ax, panel: _Panel, fontfamily, fontsize: float) -> None:
-    """Draw ``panel`` as a grid of cells, one text artist per cell (row 0 at the top)."""
-    M = panel.values
-    rows, cols = M.shape
+    """Draw ``panel`` as a grid of cells (one :class:`CellGrid`, gid ``"cells"``) and one text
+    artist per cell (row 0 at the top)."""
+    rows, cols = panel.values.shape
+    values = panel.values.tolist()
+    cells = CellGrid(rows, cols, [fill for row in panel.fills for fill in row], edgecolor=_EDGE,
+                     linewidth=1.0, zorder=1, clip_on=False, gid="cells")
+    ax.add_collection(cells, autolim=False)
     for r in range(rows):
         for c in range(cols):
-            ax.add_patch(
-                Rectangle((c, r), 1, 1, facecolor=panel.fills[r][c], edgecolor=_EDGE,
-                          linewidth=1.0, zorder=1, clip_on=False)
-            )
-            ax.text(c + 0.5, r + 0.5, _format_value(M[r, c]), ha="center", va="center",
+            ax.text(c + 0.5, r + 0.5, _format_value(values[r][c]), ha="center", va="center",
                     color=panel.texts[r][c], fontsize=fontsize, fontfamily=fontfamily, zorder=3)
     for gid, (r0, c0), (h, w), style in panel.boxes:
         ax.add_patch(Rectangle((c0, r0), w, h, fill=False, zorder=2 if gid == "region" else 4,

@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib
 import matplotlib.colors as mcolors
 import nbformat
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -59,10 +60,14 @@ def grid(ax) -> torch.Tensor:
 
 
 def cell_fill(ax, r: int, c: int) -> str:
+    """The fill of cell (r, c): the one unit square of the panel's cell grid (the collection
+    with gid "cells") that its transform places at (c, r)."""
+    (cells,) = [a for a in ax.collections if a.get_gid() == "cells"]
+    unit = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
     (fill,) = [
-        p.get_facecolor()
-        for p in ax.patches
-        if p.get_gid() is None and tuple(p.get_xy()) == (c, r) and p.get_width() == 1
+        colour
+        for transform, colour in zip(cells.get_transforms(), cells.get_facecolor(), strict=True)
+        if (unit @ transform.T)[:, :2].tolist() == [[c, r], [c + 1, r + 1]]
     ]
     return mcolors.to_hex(fill)
 
