@@ -38,6 +38,10 @@ from d2l_tconv.matrix import kernel2matrix  # noqa: E402
 
 BOOK = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
 K3 = torch.tensor([[1.0, 2.0, 0.0], [0.0, -1.0, 1.0], [2.0, 0.0, 1.0]])
+WIDE_X = torch.tensor([[1234.5, -0.125], [3.0, 100000.0]])
+WIDE_K = torch.tensor([[1.5, -2.0], [0.25, 7.0]])
+RANDOM_X = torch.randint(-20, 50, (6, 6), generator=torch.Generator().manual_seed(0)).double()
+RANDOM_K = torch.randint(-2, 4, (5, 5), generator=torch.Generator().manual_seed(1)).double()
 # the explorer's settings of tests/ops/test_explorer.py (SETTINGS), "all intermediate tensors"
 EXPLORER = {
     "settings0": Controls(stride=2),
@@ -60,6 +64,11 @@ def cases(lang: str) -> dict:
                                                    output_padding=1),
         "step2_padding": lambda: figures.plot_trans_conv(BOOK, K3, stride=2, lang=lang,
                                                          padding=1, output_padding=1, step=2),
+        # numbers wider than their cell (past the panel's edge), and cells so small that the
+        # font size stops shrinking (5 pt)
+        "wide_values": lambda: figures.plot_trans_conv(WIDE_X, WIDE_K, stride=1, lang=lang),
+        "small_cells": lambda: figures.plot_trans_conv(
+            RANDOM_X, RANDOM_K, stride=4, lang=lang, padding=1, step=36, max_width_inches=4.0),
         "kernel_matrix": lambda: figures.plot_kernel_matrix(
             kernel2matrix(BOOK, (3, 3)), lang=lang),
     }
