@@ -461,7 +461,9 @@ def plot_trans_conv(
     ``k = n_h * n_w`` is the output of ``F.conv_transpose2d``.
 
     Each panel is an axes with ``gid`` ``"input"``, ``"kernel"``, ``"intermediate"``,
-    ``"sum"`` or ``"output"``; its only text artists are the cell values. Panels wrap to a
+    ``"sum"`` or ``"output"``; its only text artists are the cell values, and its cells are
+    one collection with ``gid`` ``"cells"`` (a :class:`d2l_tconv._cell_grid.CellGrid`: cell
+    ``(r, c)`` is the unit square moved to ``(c, r)``, row 0 at the top). Panels wrap to a
     new row so that the figure is at most ``max_width_inches`` wide (at ``dpi`` 100 and
     the default 7.8 inches, 780 px: it fits an 800 px notebook column without shrinking,
     and its labels are 10 pt, about 14 px).
