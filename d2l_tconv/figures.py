@@ -281,9 +281,10 @@ def _output_panel(title: str, Y: torch.Tensor, geometry: _Geometry) -> _Panel:
 
 def _inside_panel(text: str, col: int, cols: int, em: float) -> bool:
     """Whether ``text`` (a number), centred in a cell of column ``col`` of ``cols``, surely
-    lies inside the panel. ``em`` is the font size in cells; no glyph of a number is wider
-    than one em (DejaVu Sans: 0.85, IPAexGothic: 0.68) and no line taller than 1.5 em (0.96)."""
-    return 1.5 * em <= 1 and len(text) * em <= 2 * min(col, cols - 1 - col) + 1
+    lies inside the panel. ``em`` is the font size in cells. No glyph of a number is wider
+    than one em (DejaVu Sans: 0.85, IPAexGothic: 0.68), and matplotlib lays a line out as
+    tall as the font's ascent plus descent (1 em for both), far less than 2 em."""
+    return 2 * em <= 1 and len(text) * em <= 2 * min(col, cols - 1 - col) + 1
 
 
 def _draw_panel(ax, panel: _Panel, fontfamily, fontsize: float, cell_inches: float) -> None:
