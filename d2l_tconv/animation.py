@@ -105,16 +105,16 @@ class TransConvAnimation:
 
     def __init__(self, X, K, *, stride: int = 1, padding: int = 0, output_padding: int = 0,
                  lang: str = "en", interval: int = 1200, dpi: float = 100):
-        # Validates every argument (and the padding) before any frame is drawn.
-        self._kwargs = {"stride": stride, "lang": lang, "padding": padding,
-                        "output_padding": output_padding, "dpi": dpi}
-        plot_trans_conv(X, K, step=1, **self._kwargs)
-        self.X, self.K = X, K
-        self.n_frames = len(trans_conv_intermediates(X, K, stride, output_padding))
         if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
             raise ValueError(f"interval must be a positive int (milliseconds), got {interval!r}")
+        self._kwargs = {"stride": stride, "lang": lang, "padding": padding,
+                        "output_padding": output_padding, "dpi": dpi}
+        first = plot_trans_conv(X, K, step=1, **self._kwargs)  # checks the other arguments
+        self.X, self.K = X, K
+        self.n_frames = len(trans_conv_intermediates(X, K, stride, output_padding))
         self.interval, self.dpi = interval, dpi
-        images = [self._render(k) for k in range(self.n_frames)]
+        images = [self._pixels(first)]
+        images += [self._pixels(self.frame_figure(k)) for k in range(1, self.n_frames)]
         # one size for all frames, even (matplotlib's movie writers round odd sizes down)
         height = max(image.shape[0] for image in images)
         width = max(image.shape[1] for image in images)
@@ -131,9 +131,10 @@ class TransConvAnimation:
             raise ValueError(f"k must be an int from 0 to {self.n_frames - 1}, got {k!r}")
         return plot_trans_conv(self.X, self.K, step=k + 1, **self._kwargs)
 
-    def _render(self, k: int) -> np.ndarray:
+    def _pixels(self, fig: Figure) -> np.ndarray:
+        """RGB pixels of a frame's figure, ``(height, width, 3)`` ``uint8``."""
         buffer = io.BytesIO()
-        self.frame_figure(k).savefig(buffer, format="png", dpi=self.dpi)
+        fig.savefig(buffer, format="png", dpi=self.dpi)
         return np.asarray(Image.open(buffer).convert("RGB"))
 
     def frame_image(self, k: int) -> np.ndarray:

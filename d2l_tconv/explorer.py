@@ -16,6 +16,7 @@ import base64
 import contextlib
 import html
 import io
+from dataclasses import replace
 
 import ipywidgets as widgets
 import torch
@@ -24,6 +25,9 @@ from .explorer_view import RANGES, TEXT, Controls, ExplorerView, explorer_view
 
 __all__ = ["Explorer", "explore"]
 
+# PNGs of figures kept per explorer (up to about 0.3 MB each): one round of the play
+# button's steps (at most 36) and a few settings to move back to.
+_KEPT_FIGURES = 48
 _MESSAGE_STYLE = (
     "border-left: 4px solid #b00020; background: #fff0f0; color: #5c0011; padding: 6px 10px;"
 )
@@ -110,7 +114,8 @@ class Explorer(widgets.VBox):
             getattr(self, name).add_class(f"d2l-tconv-{name.replace('_', '-')}")
         self.sliders["stride"].add_class("d2l-tconv-stride")
 
-        self._updating = False
+        self._updating = self._changes_held = False
+        self._pngs: dict[Controls, bytes] = {}
         for widget in [*self.sliders.values(), self.values, self.mode, self.step, self.matrix]:
             widget.observe(self._changed, names="value")
         self._changed()
@@ -124,23 +129,26 @@ class Explorer(widgets.VBox):
 
     @contextlib.contextmanager
     def hold(self):
-        """Change several controls at once: the view is computed once, on leaving."""
+        """Change several controls at once: the view is computed once, on leaving (not at all
+        when no control changed)."""
         held, self._updating = self._updating, True
         try:
             yield self
         finally:
             self._updating = held
-        self._changed()
+        if self._changes_held:
+            self._changed()
 
     def _changed(self, change=None) -> None:
         if self._updating:
+            self._changes_held = True
             return
         self._updating = True
         try:
             self._sync_controls()
             self.refresh()
         finally:
-            self._updating = False
+            self._updating = self._changes_held = False
 
     def _sync_controls(self) -> None:
         """Keep the controls consistent: output padding below the stride, the sizes of the
@@ -177,7 +185,7 @@ class Explorer(widgets.VBox):
             return view
         self.message.value = ""
         self.message.layout.display = "none"
-        self.figure.value = _png(view.figure())
+        self.figure.value = self._figure_png(view)
         self.figure.layout.display = None
         self.shape.value = "<br>".join(f"<code>{html.escape(line)}</code>"
                                        for line in view.shape_lines)
@@ -200,6 +208,19 @@ class Explorer(widgets.VBox):
         else:
             self.matrix_box.layout.display = "none"
         return view
+
+    def _figure_png(self, view: ExplorerView) -> bytes:
+        """PNG of ``view``'s figure, drawn once per figure: the last :data:`_KEPT_FIGURES`
+        are kept, so that moving a control back, or the play button's next round of steps,
+        shows them without drawing them again. (The tensors, the language and the seed of
+        the random values are fixed per explorer: the controls that the figure depends on
+        name it.)"""
+        key = replace(view.controls, matrix=False, step=view.figure_step)
+        png = self._pngs.pop(key, None) or _png(view.figure())
+        self._pngs[key] = png  # the most recently shown last
+        if len(self._pngs) > _KEPT_FIGURES:
+            del self._pngs[next(iter(self._pngs))]
+        return png
 
     def _repr_mimebundle_(self, **kwargs):
         """The widget, plus the current figure as a still image for viewers without widgets."""

@@ -24,6 +24,9 @@ import torch
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.transforms import TransformedPatchPath
+
+from ._cell_grid import CellGrid
 
 __all__ = [
     "crop",
@@ -276,18 +279,36 @@ def _output_panel(title: str, Y: torch.Tensor, geometry: _Geometry) -> _Panel:
     return panel
 
 
-def _draw_panel(ax, panel: _Panel, fontfamily, fontsize: float) -> None:
-    """Draw ``panel`` as a grid of cells, one text artist per cell (row 0 at the top)."""
-    M = panel.values
-    rows, cols = M.shape
+def _inside_panel(text: str, col: int, cols: int, em: float) -> bool:
+    """Whether ``text`` (a number), centred in a cell of column ``col`` of ``cols``, surely
+    lies inside the panel. ``em`` is the font size in cells. No glyph of a number is wider
+    than one em (DejaVu Sans: 0.85, IPAexGothic: 0.68), and matplotlib lays a line out as
+    tall as the font's ascent plus descent (1 em for both), far less than 2 em."""
+    return 2 * em <= 1 and len(text) * em <= 2 * min(col, cols - 1 - col) + 1
+
+
+def _draw_panel(ax, panel: _Panel, fontfamily, fontsize: float, cell_inches: float) -> None:
+    """Draw ``panel`` as a grid of cells (one :class:`CellGrid`, gid ``"cells"``) and one text
+    artist per cell (row 0 at the top), with cells ``cell_inches`` wide.
+
+    Values that lie inside the panel are left out of the layout: the tight bounding box that
+    the inline backend saves (``bbox_inches="tight"``) need not measure them, the panel's
+    box already holds them."""
+    rows, cols = panel.values.shape
+    em = fontsize / 72 / cell_inches
+    values = panel.values.tolist()
+    cells = CellGrid(rows, cols, [fill for row in panel.fills for fill in row], edgecolor=_EDGE,
+                     linewidth=1.0, zorder=1, clip_on=False, gid="cells")
+    ax.add_collection(cells, autolim=False)
+    # Text is never clipped (clip_on=False) but ax.text gives each one a clip path of its own,
+    # a chain of transforms, unless it has one: all share this one (a third of the building).
+    shared_clip_path = TransformedPatchPath(ax.patch)
     for r in range(rows):
         for c in range(cols):
-            ax.add_patch(
-                Rectangle((c, r), 1, 1, facecolor=panel.fills[r][c], edgecolor=_EDGE,
-                          linewidth=1.0, zorder=1, clip_on=False)
-            )
-            ax.text(c + 0.5, r + 0.5, _format_value(M[r, c]), ha="center", va="center",
-                    color=panel.texts[r][c], fontsize=fontsize, fontfamily=fontfamily, zorder=3)
+            text = _format_value(values[r][c])
+            ax.text(c + 0.5, r + 0.5, text, ha="center", va="center", color=panel.texts[r][c],
+                    fontsize=fontsize, fontfamily=fontfamily, zorder=3,
+                    clip_path=shared_clip_path, in_layout=not _inside_panel(text, c, cols, em))
     for gid, (r0, c0), (h, w), style in panel.boxes:
         ax.add_patch(Rectangle((c0, r0), w, h, fill=False, zorder=2 if gid == "region" else 4,
                                gid=gid, clip_on=False, **style))
@@ -295,6 +316,8 @@ def _draw_panel(ax, panel: _Panel, fontfamily, fontsize: float) -> None:
     ax.set_ylim(rows, 0)
     ax.set_aspect("equal")
     ax.set_axis_off()
+    for axis in (ax.xaxis, ax.yaxis):  # not drawn: no ticks to compute for the title's place
+        axis.set_visible(False)
 
 
 def _ems(text: str) -> float:
@@ -378,7 +401,7 @@ def _layout(panels: list[_Panel], operators: list[str], title: str, legend: list
             left = x + (slots[k] - w) / 2
             ax = fig.add_axes((left / fig_w, (center_y - h / 2) / fig_h, w / fig_w, h / fig_h),
                               gid=panel.gid)
-            _draw_panel(ax, panel, lang_family, fontsize)
+            _draw_panel(ax, panel, lang_family, fontsize, cell)
             ax.set_title(panel.title, fontsize=title_size, fontfamily=lang_family, color=_TEXT,
                          pad=4)
             x += slots[k]
@@ -439,7 +462,9 @@ def plot_trans_conv(
     ``k = n_h * n_w`` is the output of ``F.conv_transpose2d``.
 
     Each panel is an axes with ``gid`` ``"input"``, ``"kernel"``, ``"intermediate"``,
-    ``"sum"`` or ``"output"``; its only text artists are the cell values. Panels wrap to a
+    ``"sum"`` or ``"output"``; its only text artists are the cell values, and its cells are
+    one collection with ``gid`` ``"cells"`` (a :class:`d2l_tconv._cell_grid.CellGrid`: cell
+    ``(r, c)`` is the unit square moved to ``(c, r)``, row 0 at the top). Panels wrap to a
     new row so that the figure is at most ``max_width_inches`` wide (at ``dpi`` 100 and
     the default 7.8 inches, 780 px: it fits an 800 px notebook column without shrinking,
     and its labels are 10 pt, about 14 px).
@@ -553,7 +578,7 @@ def plot_kernel_matrix(W, pattern=None, lang: str = "en", *, max_width_inches: f
     ax = fig.add_axes((0.2 / (cols * cell + 0.4), 0.15 / (rows * cell + 0.75),
                        cols * cell / (cols * cell + 0.4), rows * cell / (rows * cell + 0.75)),
                       gid="matrix")
-    _draw_panel(ax, panel, family, 11.0 * cell / 0.42 if show_values else 0.0)
+    _draw_panel(ax, panel, family, 11.0 * cell / 0.42 if show_values else 0.0, cell)
     if not show_values:
         for text in list(ax.texts):
             text.remove()

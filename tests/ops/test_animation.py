@@ -128,8 +128,18 @@ def test_japanese_frames():
     assert not re.search(r'title="[A-Z]', page)
 
 
-def test_repr_is_stable():
-    assert "0x" not in repr(d2l_tconv.animate(BOOK, BOOK))
+@pytest.fixture(scope="module")
+def book_animation():
+    return d2l_tconv.animate(BOOK, BOOK)
+
+
+def test_repr_is_stable(book_animation):
+    assert "0x" not in repr(book_animation)
+
+
+def test_rejects_a_frame_out_of_range(book_animation):
+    with pytest.raises(ValueError, match="k must be an int from 0 to 3"):
+        book_animation.frame_figure(4)
 
 
 @pytest.mark.parametrize(
@@ -145,5 +155,3 @@ def test_repr_is_stable():
 def test_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         d2l_tconv.animate(BOOK, BOOK, **kwargs)
-    with pytest.raises(ValueError, match="k must be an int from 0 to 3"):
-        d2l_tconv.animate(BOOK, BOOK).frame_figure(4)

@@ -298,3 +298,28 @@ def test_every_control_value_in_range_shows_something():
                              input_h=2, input_w=2, kernel_h=RANGES["kernel_h"][0], kernel_w=3,
                              matrix=True))
                 assert view.ok or view.message
+
+
+def test_each_figure_is_drawn_once(monkeypatch):
+    """Setting controls to the values they have draws nothing; a figure shown before (the
+    play button's next round, a slider moved back) is shown again without drawing it, and is
+    the same picture; the matrix view leaves the figure alone."""
+    drawn = []
+    draw = explorer_view.plot_trans_conv
+    monkeypatch.setattr(explorer_view, "plot_trans_conv",
+                        lambda *args, **kwargs: drawn.append(kwargs) or draw(*args, **kwargs))
+    ex = d2l_tconv.explore()
+    first = ex.figure.value
+    assert len(drawn) == 1
+    with ex.hold():
+        pass
+    set_controls(ex, stride=1, padding=0, output_padding=0, mode="all")
+    assert len(drawn) == 1
+    ex.sliders["stride"].value = 2
+    assert len(drawn) == 2 and ex.figure.value != first
+    torch.testing.assert_close(shown_output(ex), conv_t(BOOK, BOOK, 2))
+    ex.sliders["stride"].value = 1
+    assert len(drawn) == 2 and ex.figure.value == first
+    torch.testing.assert_close(shown_output(ex), conv_t(BOOK, BOOK))
+    ex.matrix.value = True
+    assert len(drawn) == 2 and ex.figure.value == first

@@ -19,11 +19,13 @@ from pathlib import Path
 import matplotlib
 import matplotlib.colors as mcolors
 import nbformat
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import skip_or_fail
 from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 from PIL import Image
@@ -59,10 +61,14 @@ def grid(ax) -> torch.Tensor:
 
 
 def cell_fill(ax, r: int, c: int) -> str:
+    """The fill of cell (r, c): the one unit square of the panel's cell grid (the collection
+    with gid "cells") that its transform places at (c, r)."""
+    (cells,) = [a for a in ax.collections if a.get_gid() == "cells"]
+    unit = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
     (fill,) = [
-        p.get_facecolor()
-        for p in ax.patches
-        if p.get_gid() is None and tuple(p.get_xy()) == (c, r) and p.get_width() == 1
+        colour
+        for transform, colour in zip(cells.get_transforms(), cells.get_facecolor(), strict=True)
+        if (unit @ transform.T)[:, :2].tolist() == [[c, r], [c + 1, r + 1]]
     ]
     return mcolors.to_hex(fill)
 
@@ -448,6 +454,45 @@ def test_kernel_matrix_figure_shows_w_and_its_pattern():
     for r in range(W.shape[0]):
         for c in range(W.shape[1]):
             assert (cell_fill(ax, r, c) != "#ffffff") == bool(pattern[r, c])
+
+
+# --- what the tight bounding box measures ------------------------------------------------------
+
+WIDE_X = [[1234.5, -0.125], [3.0, 100000.0]]  # numbers wider than their cells
+WIDE_K = [[1.5, -2.0], [0.25, 7.0]]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("X, K, kwargs", [
+    (BOOK_X, BOOK_K, {"stride": 2, "padding": 1}),
+    (WIDE_X, WIDE_K, {}),
+    # cells so small (0.16 inches) that the font stops shrinking at 5 pt
+    (torch.arange(6.0).reshape(2, 3) - 2, torch.ones(2, 2), {"stride": 4, "step": 6,
+                                                             "max_width_inches": 2.0}),
+])
+def test_values_left_out_of_the_layout_lie_inside_their_panel(lang, X, K, kwargs):
+    """Values inside their panel are not measured for the tight bounding box (what the inline
+    backend saves): each lies inside its panel's box, and measuring every value as well gives
+    the same box."""
+    if lang == "ja":
+        require_japanese_font()
+    fig = d2l_tconv.plot_trans_conv(torch.as_tensor(X), torch.as_tensor(K), lang=lang, **kwargs)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    values = [text for ax in fig.axes for text in ax.texts]
+    left_out = [text for text in values if not text.get_in_layout()]
+    assert left_out
+    if X is WIDE_X:
+        assert len(left_out) < len(values)
+    for text in left_out:
+        inner, outer = text.get_window_extent(renderer), text.axes.get_window_extent(renderer)
+        assert outer.x0 <= inner.x0 and inner.x1 <= outer.x1, text.get_text()
+        assert outer.y0 <= inner.y0 and inner.y1 <= outer.y1, text.get_text()
+    fast = fig.get_tightbbox(renderer).bounds
+    for text in left_out:
+        text.set_in_layout(True)
+    assert fig.get_tightbbox(renderer).bounds == fast
 
 
 # --- readable in an 800 px notebook column (issue 11) ----------------------------------------
