@@ -524,3 +524,28 @@ def test_figure_numbers_stay_with_their_word(lang, word):
     assert not re.search(f"{word}[ \n]\\d", text)
     for n in (1, 2):
         assert f"[{word}{NBSP}{n}](#" in text and f"**{word}{NBSP}{n}:**" in text
+
+
+# --- the same stored outputs on a CUDA GPU ----------------------------------------------------
+
+def _sanitized(text: str) -> str:
+    """``text`` after tests/nbval_sanitize.cfg's rules, applied in order as nbval applies them."""
+    import configparser
+
+    rules = configparser.ConfigParser()
+    rules.read(ROOT / "tests" / "nbval_sanitize.cfg", encoding="utf-8")
+    for section in rules.sections():
+        text = re.sub(rules[section]["regex"], rules[section]["replace"], text)
+    return text
+
+
+def test_sanitizing_makes_a_cuda_tensor_print_as_the_stored_cpu_one():
+    """What PyTorch printed on an H200 for the notebooks' last padding check (the device added,
+    so grad_fn moves to a new line) sanitizes to what it prints on the CPU (one line)."""
+    tconv = torch.nn.ConvTranspose2d(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1,
+                                     bias=False)
+    tconv.weight.data = torch.tensor([[1.0, 2.0, 0.0], [0.0, -1.0, 1.0], [2.0, 0.0, 1.0]])[None, None]
+    cpu = repr(tconv(torch.tensor([[0.0, 1.0], [2.0, 3.0]])[None, None]))
+    values, end = cpu.split(", grad_fn=")
+    cuda = f"{values}, device='cuda:0',\n       grad_fn={end}"  # as printed there
+    assert _sanitized(cuda) == _sanitized(cpu)
