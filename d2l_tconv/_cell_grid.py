@@ -37,9 +37,7 @@ class CellGrid(Collection):
         self.set_paths([Path.unit_rectangle()] * (rows * cols))
         corners = np.stack(np.meshgrid(np.arange(cols), np.arange(rows)), axis=-1)
         self._corners = corners.reshape(-1, 2).astype(float)
-        self._cell_transforms = np.zeros((rows * cols, 3, 3))
-        self._cell_transforms[:, 0, 0] = self._cell_transforms[:, 1, 1] = 1.0
-        self._cell_transforms[:, 2, 2] = 1.0
+        self._cell_transforms = np.tile(np.eye(3), (rows * cols, 1, 1))  # translations
         self._cell_transforms[:, :2, 2] = self._corners
 
     def get_transforms(self) -> np.ndarray:

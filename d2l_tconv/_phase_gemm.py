@@ -169,8 +169,7 @@ def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images:
     else the baseline.
     """
     min_saved = MIN_SAVED_MULTIPLY_ADDS if min_saved is None else min_saved
-    whole_h = ((*plan_h.phases, 0, plan_h.taps, 0, plan_h.grid),)
-    whole_w = ((*plan_w.phases, 0, plan_w.taps, 0, plan_w.grid),)
+    whole_h, whole_w = _whole(plan_h), _whole(plan_w)
     candidates = [(plan_h.exact_groups, plan_w.exact_groups), (plan_h.groups, plan_w.groups),
                   *((h, whole_w) for h in (plan_h.exact_groups, plan_h.groups)),
                   *((whole_h, w) for w in (plan_w.exact_groups, plan_w.groups))]
@@ -183,8 +182,7 @@ def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images:
                 for gh in groups_h for gw in groups_w]
 
     def cost(pairs):  # multiply-adds (per channel pair and image: phases x taps x grid rows)
-        return sum(images * C_in * C_out * _units(((*ph.phases, 0, ph.taps, 0, ph.grid),))
-                   * _units(((*pw.phases, 0, pw.taps, 0, pw.grid),))
+        return sum(images * C_in * C_out * _units(_whole(ph)) * _units(_whole(pw))
                    + (product_cost(ph, pw) if product_cost else 0) for ph, pw in pairs)
 
     one_pair = pairs_of(*one)
@@ -199,6 +197,11 @@ def group_plans(plan_h: DimPlan, plan_w: DimPlan, C_in: int, C_out: int, images:
         if one_cost - split_cost >= min_saved and (best_cost is None or split_cost < best_cost):
             best, best_cost = pairs, split_cost
     return best
+
+
+def _whole(plan: DimPlan) -> tuple[tuple[int, ...], ...]:
+    """All of ``plan``'s phases, taps and grid rows as one group (the form of its groups)."""
+    return ((*plan.phases, 0, plan.taps, 0, plan.grid),)
 
 
 def _units(groups) -> int:

@@ -282,8 +282,8 @@ class _Plan:
 
 def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
-    settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, CHANNEL_BLOCK, FOLD_ADVANTAGE, SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES,
-                SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION,
+    settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, CHANNEL_BLOCK, FOLD_ADVANTAGE,
+                SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES, SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION,
                 SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MAX_SPLIT_FRACTION,
                 SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR,
                 _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
@@ -359,12 +359,16 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
         channel_chunks = min(C_out, FORCE_CHANNEL_CHUNKS)
     if channel_chunks > 1:
         steps = (((0, N), (0, plan_h.grid)),)
-    # chunks of a multiple of CHANNEL_BLOCK output channels (the last one may be smaller)
-    size = -(-C_out // channel_chunks)
-    size = min(C_out, -(-size // CHANNEL_BLOCK) * CHANNEL_BLOCK) if C_out > CHANNEL_BLOCK else size
-    channel_ranges = tuple((c, min(c + size, C_out)) for c in range(0, C_out, size))
     return _Plan(strategy, pairs, columns, covers, tuple(shapes), tuple(gathers), tuple(options),
-                 channel_ranges, steps)
+                 _channel_ranges(C_out, channel_chunks), steps)
+
+
+def _channel_ranges(C_out: int, chunks: int) -> tuple[tuple[int, int], ...]:
+    """``C_out`` output channels in about ``chunks`` ranges ``(c0, c1)``, each a multiple of
+    :data:`CHANNEL_BLOCK` channels (the last one may be smaller)."""
+    size = -(-C_out // chunks)
+    size = min(C_out, -(-size // CHANNEL_BLOCK) * CHANNEL_BLOCK) if C_out > CHANNEL_BLOCK else size
+    return tuple((c, min(c + size, C_out)) for c in range(0, C_out, size))
 
 
 def _covers_output(pairs, plan_h, plan_w) -> bool:

@@ -3,6 +3,8 @@ which the files' tests are handed to the workers."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -60,6 +62,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
         names = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         metafunc.parametrize("device", [torch.device(name) for name in names], ids=names)
+
+
+def grader_main(*args: str) -> subprocess.CompletedProcess:
+    """The grader command's ``main`` in this process (no fresh interpreter, which costs a second
+    or two of imports): its exit status and printed text, as ``subprocess.run`` gives them."""
+    from d2l_tconv_grader.cli import main
+
+    printed, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+        code = main(list(args))
+    return subprocess.CompletedProcess(args, code, printed.getvalue(), errors.getvalue())
 
 
 def stop_process_group(proc: subprocess.Popen, timeout: float) -> None:

@@ -15,10 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import bubblewrap_sandbox
+from conftest import bubblewrap_sandbox, grader_main
 
 from d2l_tconv.exercise_checks import PARTS
-from d2l_tconv_grader.cli import main
 from d2l_tconv_grader.lms import FINAL_ITEM, POINTS_POSSIBLE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,15 +33,6 @@ pytestmark = pytest.mark.slow  # the grader's command, in bubblewrap
 def _grade(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "d2l_tconv_grader", *args], capture_output=True,
                           text=True, timeout=300, cwd=REPO)
-
-
-def _step(capsys, *args: str) -> subprocess.CompletedProcess:
-    """The command's ``main`` in this process (no fresh interpreter, which costs a second or
-    two of imports): its exit status and printed text, as :func:`_grade` gives them."""
-    capsys.readouterr()
-    code = main(list(args))
-    printed = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, printed.out, printed.err)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -156,7 +146,7 @@ def test_untouched_parts_are_not_attempted(graded):
     assert {r["status"] for r in rows} == {"not attempted"}
 
 
-def test_decisions_marks_and_finalize(graded, capsys):
+def test_decisions_marks_and_finalize(graded):
     submissions, out = graded
     assert _agree(out)[FLAGGED] == 0
     # before finalize the LMS file has the automatic totals and the report says so
@@ -194,7 +184,7 @@ def test_decisions_marks_and_finalize(graded, capsys):
     regraded.mkdir()
     shutil.copyfile(submissions / f"{FLAGGED}.ipynb", again / f"{FLAGGED}.ipynb")
     shutil.copyfile(out / "decisions.csv", regraded / "decisions.csv")
-    done = _step(capsys, str(again), "--out", str(regraded), "--seed", "7", "--jobs", "2",
+    done = grader_main(str(again), "--out", str(regraded), "--seed", "7", "--jobs", "2",
                  "--cell-timeout", "20")
     assert done.returncode == 0, done.stderr
     assert _agree(regraded) == {FLAGGED: 0}
@@ -203,10 +193,10 @@ def test_decisions_marks_and_finalize(graded, capsys):
 
     # a bad decision is a usage error naming the line
     _write(out / "decisions.csv", ["submission", "decision", "note"], [[FLAGGED, "maybe", ""]])
-    done = _step(capsys, "apply", str(out))
+    done = grader_main("apply", str(out))
     assert done.returncode == 2 and "line 2" in done.stderr and "accept" in done.stderr
     _write(out / "decisions.csv", ["submission", "decision", "note"], [[FLAGGED, "accept", ""]])
-    assert _step(capsys, "apply", str(out)).returncode == 0
+    assert grader_main("apply", str(out)).returncode == 0
 
     # marks: out of range and not a number are refused; then finalize writes the grades
     marks = _rows(out / "free_text_marks.csv")
@@ -214,12 +204,12 @@ def test_decisions_marks_and_finalize(graded, capsys):
     rows = [[m["submission"], m["question"], "3", m["max_points"], ""] for m in marks]
     rows[0][2], rows[1][2] = "5", "three"
     _write(out / "free_text_marks.csv", list(marks[0]), rows)
-    done = _step(capsys, "finalize", str(out))
+    done = grader_main("finalize", str(out))
     assert done.returncode == 1
     assert "between 0 and 4, got 5" in done.stderr and "must be a number" in done.stderr
     rows[0][2], rows[1][2] = "4", "2.5"
     _write(out / "free_text_marks.csv", list(marks[0]), rows)
-    done = _step(capsys, "finalize", str(out))
+    done = grader_main("finalize", str(out))
     assert done.returncode == 0, done.stderr
     final = {r["submission"]: r for r in _rows(out / "final_grades.csv")}
     assert set(final) == set(CLASS)

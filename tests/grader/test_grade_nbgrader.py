@@ -19,9 +19,7 @@ Slow: four kernels run the whole notebook, plus one sandboxed grading run; about
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import os
 import shutil
@@ -32,10 +30,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
+from conftest import grader_main, skip_or_fail
 
 from d2l_tconv.exercise_checks import FREE_TEXT, PARTS, part
-from d2l_tconv_grader.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = "5"
@@ -184,12 +181,10 @@ def _gradebook_parts(notebooks: dict, tmp: Path) -> dict[str, dict[str, float]]:
     for name, notebook in notebooks.items():
         (subs / f"{name}.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     # the command's main, in this process (the command itself: tests/grader/test_grade_fixtures.py)
-    printed, errors = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
-        code = main([str(subs), "--out", str(tmp / "out"), "--seed", SEED, "--jobs", "2"])
-    if "no sandbox" in errors.getvalue():
+    done = grader_main(str(subs), "--out", str(tmp / "out"), "--seed", SEED, "--jobs", "2")
+    if "no sandbox" in done.stderr:
         pytest.skip("bubblewrap is missing: no sandboxed grading to compare with")
-    assert code == 0, printed.getvalue() + errors.getvalue()
+    assert done.returncode == 0, done.stdout + done.stderr
     parts: dict[str, dict[str, float]] = {}
     with open(tmp / "out" / "gradebook.csv", newline="", encoding="utf-8") as file:
         for row in csv.DictReader(file):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import bubblewrap_sandbox
+from conftest import bubblewrap_sandbox, grader_main
 
 from d2l_tconv_grader.cli import main
 from d2l_tconv_grader.shards import parse_shard, select, shard_of
@@ -60,7 +60,7 @@ def runs(grader_stage, tmp_path_factory):
     # The command for the whole class and (through the Slurm script) for shard 2; its main,
     # in this process and one at a time, for shards 0 and 1 (no two more interpreters).
     runs = [lambda: [_grade(*whole)], lambda: [_slurm_task(subs, root, 2)],
-            lambda: [subprocess.CompletedProcess(a, main(a), "", "") for a in shards]]
+            lambda: [grader_main(*a) for a in shards]]
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = [result for batch in pool.map(lambda run: run(), runs) for result in batch]
     for result in done:
