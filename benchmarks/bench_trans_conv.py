@@ -194,15 +194,13 @@ def bench_memory(device: torch.device) -> None:
            "allocations and frees during the call, output included, inputs not; buffers oneDNN "
            "or MKL allocate for themselves are not seen")
     print(f"(measured with {how}; minimum of 2 calls)")
-    print("Above the goal: " + ("; ".join(over) if over else "none") + ". trans_conv copies K "
-          "into its phase kernels (and PyTorch's CPU convolution copies those into oneDNN's "
-          "layout) at every call, so where K is large next to the output (DCGAN 128->64 on 16x16: "
-          "2x) no way we found stays within 3x without taking well over 1.5x "
-          "F.conv_transpose2d's time (measured, 2 threads: in 2, 4 or 8 chunks of output "
+    print("Above the goal: " + ("; ".join(over) if over else "none") + ". The sub-pixel "
+          "convolution copies K into its phase kernels at every call (and PyTorch's CPU "
+          "convolution copies those into oneDNN's layout), so where K is large next to the output "
+          "(DCGAN 128->64 on 16x16: 2x) no way we found stays within 3x without taking well over "
+          "1.5x F.conv_transpose2d's time (measured, 2 threads: in 2, 4 or 8 chunks of output "
           "channels, 4.1x, 2.8x or 2.1x the output at 1.7x, 2.3x or 3.5x the time; one product "
-          "on K's own view and F.fold, 2.1x (1 thread) to 3.5x the time). Layers a few percent "
-          "above it fit the workspace budget as they are: smaller chunks would cost time (the "
-          "VAE layer in 3 batch chunks instead of 2: 2.52x the output, 10% slower).")
+          "on K's own view and F.fold, 2.1x (1 thread) to 3.5x the time).")
 
 
 MEMORY_GOAL = 3.0  # peak memory of one call, as a multiple of the output's size

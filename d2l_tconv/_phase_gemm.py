@@ -286,9 +286,10 @@ def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool,
             per_channel = index.numel() // C_out
             index = index[c0 * per_channel:c1 * per_channel]
         return flat.index_select(0, index)
-    rows = K.reshape(C_in, C_out * kh * kw).t().contiguous().view(C_out, kh * kw, C_in)[c0:c1]
-    if index is None:
-        return rows
+    rows = K.reshape(C_in, C_out * kh * kw).t()
+    if index is None:  # no copy here: the product takes K transposed as it is, or copies it
+        return rows.view(C_out, kh * kw, C_in)[c0:c1]
+    rows = rows.contiguous().view(C_out, kh * kw, C_in)[c0:c1]
     if with_zero:
         rows = torch.cat([rows, rows.new_zeros((c1 - c0, 1, C_in))], dim=1)
     return rows.index_select(1, index)
@@ -301,7 +302,9 @@ def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Di
     ``X`` is ``(N, C_in, H, W)``; ``W`` is :func:`phase_kernel`'s matrix; ``rows`` defaults to the
     whole grid. The windows of all images are the columns of one matrix
     ``(n_h * n_w * C_in, N * positions)``, so one product serves the whole batch; the result is a
-    permuted view of that product ``(C_out * s_h * s_w, N * positions)``.
+    permuted view of that product ``(C_out * s_h * s_w, N * positions)``, or of its transpose
+    where ``W`` is a transposed view (K's own, not copied) and the grid is narrower than
+    :data:`CHANNELS_FIRST_MIN_WIDTH`.
     """
     N, C_in = X.shape[:2]
     g0, g1 = rows or (0, plan_h.grid)
@@ -312,19 +315,25 @@ def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Di
         X = F.pad(X, (left, right, top, bottom))  # negative amounts crop
     nh, nw = plan_h.taps, plan_w.taps
     gh, gw = g1 - g0, plan_w.grid
+    phases_h, phases_w = phase_count(plan_h), phase_count(plan_w)
     if gw >= CHANNELS_FIRST_MIN_WIDTH:
         # windows[n, c, g, h, e_h, e_w] is padded input (g + e_h, h + e_w): a view, no copy;
         # the copy runs along grid rows of gw values
         windows = X.unfold(2, nh, 1).unfold(3, nw, 1)
         columns = windows.permute(4, 5, 1, 0, 2, 3).reshape(nh * nw * C_in, N * gh * gw)
-        patches = columns.t()
-    else:
-        # channels last: the copy runs along the C_in values of each window entry
-        X = X.permute(0, 2, 3, 1).contiguous()  # (N, H', W', C_in), a batch of 2-D transposes
-        windows = X.unfold(1, nh, 1).unfold(2, nw, 1)  # (N, g, h, C_in, e_h, e_w)
-        patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
-    products = matmul_nt(W, patches).view(-1, phase_count(plan_h), phase_count(plan_w), N, gh, gw)
-    return products.permute(3, 0, 1, 2, 4, 5)
+        products = matmul_nt(W, columns.t()).view(-1, phases_h, phases_w, N, gh, gw)
+        return products.permute(3, 0, 1, 2, 4, 5)
+    # channels last: the copy runs along the C_in values of each window entry
+    X = X.permute(0, 2, 3, 1).contiguous()  # (N, H', W', C_in), a batch of 2-D transposes
+    windows = X.unfold(1, nh, 1).unfold(2, nw, 1)  # (N, g, h, C_in, e_h, e_w)
+    patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
+    if W.is_contiguous():
+        products = matmul_nt(W, patches).view(-1, phases_h, phases_w, N, gh, gw)
+        return products.permute(3, 0, 1, 2, 4, 5)
+    # W is K's own transposed view (U-Net's k2 s2: no gather): as the right factor of the
+    # product, with the windows as its rows, oneDNN reads it as it is, so K is not copied
+    products = matmul_nt(patches, W).view(N, gh, gw, -1, phases_h, phases_w)
+    return products.permute(0, 3, 4, 5, 1, 2)
 
 
 # Grids narrower than this copy their windows channels last (measured faster: the rows along
@@ -361,8 +370,9 @@ def _pieces(plan: DimPlan, rows: tuple[int, int]) -> list[tuple[int, int, int, i
 # Up to this many phases, and up to this many values of Y, each phase is copied on its own: one
 # strided copy per phase, whose inner loop runs along a row (measured 1.4-3.6x faster for stride
 # 2 than one copy whose inner loop runs over the s_w phases, with 1 to 16 images of 3 to 128
-# channels); beyond (the extra passes over memory cost more: 1.6x slower for 4M values), or with
-# more phases, at most 3 x 3 pieces, one copy each, whatever the stride.
+# channels); beyond (the extra passes over memory cost more: 1.6x slower for 4M values), with
+# more phases, or from products whose rows are not contiguous (channels last: U-Net 512->256 on
+# 16x16, N=4, 4% faster so, one thread), at most 3 x 3 pieces, one copy each, whatever the stride.
 PHASE_BY_PHASE_MAX = 16
 PHASE_BY_PHASE_MAX_VALUES = 2 << 20
 
@@ -379,7 +389,7 @@ def interleave(Y: torch.Tensor, products: torch.Tensor, plan_h: DimPlan, plan_w:
     rows = rows or (0, plan_h.grid)
     (p0, _), (q0, _) = plan_h.phases, plan_w.phases
     if (phase_count(plan_h) * phase_count(plan_w) <= PHASE_BY_PHASE_MAX
-            and Y.numel() <= PHASE_BY_PHASE_MAX_VALUES):
+            and Y.numel() <= PHASE_BY_PHASE_MAX_VALUES and products.stride(-1) == 1):
         # strided views made directly (as_strided): Python indexing cost more than the copies of
         # small layers
         (yn, yc, yy, yx), (pn, pc, pr, pq, pg, ph) = Y.stride(), products.stride()

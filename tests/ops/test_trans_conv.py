@@ -11,6 +11,9 @@ compared with PyTorch's own error against a float64 reference.
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -311,15 +314,27 @@ def test_real_decoder_layers_cover_every_path():
         True, False}
 
 
+# X shape, K shape, keyword arguments: a gathered phase kernel; K itself, transposed, with the
+# windows channels last (a narrow grid: the windows are the product's rows) and channels first
+MATRIX_PRODUCT_CASES = [
+    ((3, 16, 7, 9), (16, 8, 4, 3), {"stride": (2, 3), "padding": 1, "output_padding": (1, 0)}),
+    ((2, 24, 6, 5), (24, 8, 2, 2), {"stride": 2}),
+    ((1, 8, 5, 40), (8, 4, 2, 2), {"stride": 2}),
+]
+
+
+@pytest.mark.parametrize("case", MATRIX_PRODUCT_CASES, ids=["gathered", "K-narrow", "K-wide"])
 @pytest.mark.parametrize("use_onednn", [True, False])
-def test_cpu_matrix_product_backends_agree(monkeypatch, use_onednn):
+def test_cpu_matrix_product_backends_agree(monkeypatch, use_onednn, case):
     """trans_conv's CPU float32 product runs on oneDNN where it exists, else torch.matmul."""
     monkeypatch.setattr(_gemm, "USE_ONEDNN", use_onednn)
+    x_shape, k_shape, hyper = case
     g = torch.Generator().manual_seed(0)
-    X, K = torch.randn(3, 16, 7, 9, generator=g), torch.randn(16, 8, 4, 3, generator=g)
+    X, K = torch.randn(x_shape, generator=g), torch.randn(k_shape, generator=g)
+    assert transposed.strategy_name(x_shape, k_shape, **hyper) == "phase"
     with torch.no_grad():
-        Y = trans_conv(X, K, stride=(2, 3), padding=1, output_padding=(1, 0))
-    assert_close(Y, F.conv_transpose2d(X, K, stride=(2, 3), padding=1, output_padding=(1, 0)))
+        Y = trans_conv(X, K, **hyper)
+    assert_close(Y, F.conv_transpose2d(X, K, **hyper))
 
 
 # --- no pathological shapes: the number of PyTorch operations does not grow ----------------------
@@ -397,3 +412,28 @@ def test_low_precision_error_is_within_twice_pytorchs(device, dtype, case):
     theirs = F.conv_transpose2d(X, K, stride=s, padding=p)
     assert ours.dtype == dtype
     assert relative_error(ours, reference) <= 2 * relative_error(theirs, reference) + 1e-7
+
+
+# --- memory: make bench's decoder layers, measured as make bench measures them -----------------
+
+def test_peak_memory_of_the_benchmark_layers(monkeypatch):
+    """Peak memory of one call (CPU, float32, output included): at most 3x the output, the goal
+    of ``make bench``; where ``K`` alone is larger than the output (DCGAN 128->64 on 16x16: 2x),
+    its two copies come on top (the phase kernels, and PyTorch's CPU convolution's copy of them
+    in oneDNN's layout). Allocation sizes do not depend on timing: this can be asserted."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    bench = importlib.import_module("bench_trans_conv")  # a script: imports _timing as its own
+
+    cpu, over = torch.device("cpu"), []
+    for name, x_shape, k_shape, s, p, a in bench.DECODER_LAYERS:
+        X, K = bench.layer_inputs(x_shape, k_shape, cpu)
+        call = lambda X=X, K=K, h={"stride": s, "padding": p, "output_padding": a}: (  # noqa: E731
+            trans_conv(X, K, **h))
+        out_bytes = call().numel() * X.element_size()  # the first call also plans (cached)
+        k_bytes = K.numel() * K.element_size()
+        allowed = bench.MEMORY_GOAL * out_bytes + (2 * k_bytes if k_bytes > out_bytes else 0)
+        peak = min(bench.peak_bytes(call, cpu) for _ in range(2))
+        if peak > allowed:
+            over.append(f"{name}: {peak / out_bytes:.2f}x the output, allowed "
+                        f"{allowed / out_bytes:.2f}x")
+    assert not over, over
