@@ -274,7 +274,8 @@ def phase_kernel(K: torch.Tensor, index: torch.Tensor, with_zero: bool,
     output channels ``c0 <= c < c1`` with ``channels=(c0, c1)``.
 
     One gather, after one copy of ``K`` (transposed for the matrix, with a zero appended where
-    some phase meets no kernel entry); the caller views the result as its matrix or weight.
+    some phase meets no kernel entry); the caller views the result as its matrix or weight. With
+    no ``index`` (the matrix is ``K`` transposed as it is), ``K``'s own transposed view, no copy.
     """
     C_in, C_out, kh, kw = K.shape
     c0, c1 = channels or (0, C_out)
