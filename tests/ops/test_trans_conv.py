@@ -283,7 +283,8 @@ REAL_LAYERS = [  # X shape, K shape, stride, padding, output_padding
     ((4, 64, 32, 32), (64, 32, 3, 3), 2, 1, 1),  # ResNet: split along one dimension
     ((4, 128, 16, 16), (128, 64, 3, 3), 2, 1, 1),  # split along both
     ((1, 256, 8, 8), (256, 128, 3, 3), 2, 1, 1),  # one convolution, one-sided padding
-    ((8, 64, 32, 32), (64, 64, 3, 3), 1, 1, 0),  # stride 1, the batch in chunks
+    ((8, 64, 32, 32), (64, 64, 3, 3), 1, 1, 0),  # stride 1, in one step: the output's room
+    ((8, 128, 32, 32), (128, 64, 3, 3), 1, 1, 0),  # stride 1, the batch in chunks
     ((2, 64, 16, 16), (64, 32, 2, 2), 2, 0, 0),  # U-Net: phases by one matrix product, K as is
 ]
 
@@ -310,6 +311,7 @@ def test_real_decoder_layers_cover_every_path():
     plans = plans[:-1]
     assert {len(plan.pairs) for plan in plans} == {1, 2, 4}
     assert {len(plan.channel_ranges) > 1 for plan in plans} == {True, False}
+    assert [len(plan.steps) for plan in plans[5:7]] == [1, 2]  # the stride-1 layers
     assert {option["one_sided"] for plan in plans for option in plan.product_options} == {
         True, False}
 
