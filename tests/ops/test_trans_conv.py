@@ -11,6 +11,7 @@ compared with PyTorch's own error against a float64 reference.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 
@@ -429,8 +430,7 @@ def test_peak_memory_of_the_benchmark_layers(monkeypatch):
     cpu, over = torch.device("cpu"), []
     for name, x_shape, k_shape, s, p, a in bench.DECODER_LAYERS:
         X, K = bench.layer_inputs(x_shape, k_shape, cpu)
-        call = lambda X=X, K=K, h={"stride": s, "padding": p, "output_padding": a}: (  # noqa: E731
-            trans_conv(X, K, **h))
+        call = functools.partial(trans_conv, X, K, stride=s, padding=p, output_padding=a)
         out_bytes = call().numel() * X.element_size()  # the first call also plans (cached)
         k_bytes = K.numel() * K.element_size()
         allowed = bench.MEMORY_GOAL * out_bytes + (2 * k_bytes if k_bytes > out_bytes else 0)
