@@ -317,22 +317,23 @@ def phase_products(X: torch.Tensor, W: torch.Tensor, plan_h: DimPlan, plan_w: Di
     nh, nw = plan_h.taps, plan_w.taps
     gh, gw = g1 - g0, plan_w.grid
     phases_h, phases_w = phase_count(plan_h), phase_count(plan_w)
-    if gw >= CHANNELS_FIRST_MIN_WIDTH:
+    channels_first = gw >= CHANNELS_FIRST_MIN_WIDTH
+    if channels_first:
         # windows[n, c, g, h, e_h, e_w] is padded input (g + e_h, h + e_w): a view, no copy;
         # the copy runs along grid rows of gw values
         windows = X.unfold(2, nh, 1).unfold(3, nw, 1)
         columns = windows.permute(4, 5, 1, 0, 2, 3).reshape(nh * nw * C_in, N * gh * gw)
-        products = matmul_nt(W, columns.t()).view(-1, phases_h, phases_w, N, gh, gw)
-        return products.permute(3, 0, 1, 2, 4, 5)
-    # channels last: the copy runs along the C_in values of each window entry
-    X = X.permute(0, 2, 3, 1).contiguous()  # (N, H', W', C_in), a batch of 2-D transposes
-    windows = X.unfold(1, nh, 1).unfold(2, nw, 1)  # (N, g, h, C_in, e_h, e_w)
-    patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
-    if W.is_contiguous():
+        patches = columns.t()
+    else:
+        # channels last: the copy runs along the C_in values of each window entry
+        X = X.permute(0, 2, 3, 1).contiguous()  # (N, H', W', C_in), a batch of 2-D transposes
+        windows = X.unfold(1, nh, 1).unfold(2, nw, 1)  # (N, g, h, C_in, e_h, e_w)
+        patches = windows.permute(0, 1, 2, 4, 5, 3).reshape(N * gh * gw, nh * nw * C_in)
+    if channels_first or W.is_contiguous():
         products = matmul_nt(W, patches).view(-1, phases_h, phases_w, N, gh, gw)
         return products.permute(3, 0, 1, 2, 4, 5)
     # W is K's own transposed view (U-Net's k2 s2: no gather): as the right factor of the
-    # product, with the windows as its rows, oneDNN reads it as it is, so K is not copied
+    # product, with the (copied) windows as its rows, oneDNN reads it as it is: K is not copied
     products = matmul_nt(patches, W).view(N, gh, gw, -1, phases_h, phases_w)
     return products.permute(0, 3, 4, 5, 1, 2)
 
