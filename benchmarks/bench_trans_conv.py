@@ -11,9 +11,10 @@ Sections (float32 unless said otherwise):
    geometric mean of the ratios and the worst layer. Goal: geometric mean <= 0.9, no layer > 1.5.
    The strategy column says how trans_conv computed the layer (d2l_tconv.transposed): "subpixel"
    (the phases as one F.conv2d, or one per group of phases), "phase" (the phases as one matrix
-   product) or "fold" (one product and F.fold). Every call rebuilds the phase kernels from K (nothing is cached across
-   calls but index tables that depend only on the shapes), as in training, where K changes at
-   every step.
+   product) or "fold" (one product on K as it is, its columns added by phase or by F.fold: on
+   Intel CPUs also the layers whose K has more values than their output). Every call rebuilds
+   the phase kernels from K (nothing is cached across calls but index tables that depend only
+   on the shapes), as in training, where K changes at every step.
 2. Pathological shapes of the old implementation (huge strides, huge kernels): ratio, and the
    number of ATen operations of one call (bounded: it does not grow with stride or kernel size).
    Goal: within 5x of PyTorch.
@@ -119,7 +120,7 @@ def bench_decoder_layers(device: torch.device, seconds: float) -> None:
         r = ratios(t["ours"], t["torch"])
         logs.append((name, math.log(statistics.median(r))))
         rows.append([name, ms(t["ours"]), ms(t["torch"]), f"{statistics.median(r):.2f}x",
-                     spread_text(spread(r)), strategy_name(x_shape, k_shape, s, p, a)])
+                     spread_text(spread(r)), strategy_name(x_shape, k_shape, s, p, a, device)])
     table("1. Decoder layers (ms per call; ratio = trans_conv's time / F.conv_transpose2d's, "
           "below 1 = faster)",
           ["layer", "trans_conv", "F.conv_transpose2d", "ratio", "spread", "strategy"], rows)
@@ -142,7 +143,8 @@ def bench_pathological(device: torch.device, seconds: float) -> None:
         operations = aten_operations(lambda X=X, K=K, s=s, p=p: trans_conv(X, K, stride=s,
                                                                            padding=p))
         rows.append([name, ms(t["ours"]), ms(t["torch"]), f"{statistics.median(r):.2f}x",
-                     spread_text(spread(r)), str(operations), strategy_name(x_shape, k_shape, s, p)])
+                     spread_text(spread(r)), str(operations),
+                     strategy_name(x_shape, k_shape, s, p, device=device)])
     table("2. Pathological shapes of the old code (ms per call; goal: ratio <= 5x; ATen "
           "operations of one call, nested included, from torch.profiler)",
           ["case", "trans_conv", "F.conv_transpose2d", "ratio", "spread", "operations",
@@ -194,13 +196,18 @@ def bench_memory(device: torch.device) -> None:
            "allocations and frees during the call, output included, inputs not; buffers oneDNN "
            "or MKL allocate for themselves are not seen")
     print(f"(measured with {how}; minimum of 2 calls)")
-    print("Above the goal: " + ("; ".join(over) if over else "none") + ". The sub-pixel "
-          "convolution copies K into its phase kernels at every call (and PyTorch's CPU "
-          "convolution copies those into oneDNN's layout), so where K is large next to the output "
-          "(DCGAN 128->64 on 16x16: 2x) no way we found stays within 3x without taking well over "
-          "1.5x F.conv_transpose2d's time (measured, 2 threads: in 2, 4 or 8 chunks of output "
-          "channels, 4.1x, 2.8x or 2.1x the output at 1.7x, 2.3x or 3.5x the time; one product "
-          "on K's own view and F.fold, 2.1x (1 thread) to 3.5x the time).")
+    print("Above the goal: " + ("; ".join(over) if over else "none") + ".")
+    if over:
+        print("Where K is large next to the output (DCGAN 128->64 on 16x16: 2x), the sub-pixel "
+              "convolution copies K into its phase kernels at every call (and PyTorch's CPU "
+              "convolution copies those into oneDNN's layout): 6.63x the output; in 2, 4 or 8 "
+              "chunks of output channels 4.1x, 2.8x or 2.1x, at 1.7x, 2.3x or 3.5x "
+              "F.conv_transpose2d's time (2 threads, AMD CPU). On Intel CPUs such a layer goes "
+              "by columns (strategy fold), which reads K as it is but holds the product's "
+              "columns (k*k / (s*s) = 4x the output) and the phases' grid: 6.13x; in 2 or 4 "
+              "chunks of output channels 1.67x or 1.97-2.17x F.conv_transpose2d's time instead "
+              "of 1.19-1.24x (2 threads, Intel Xeon). Neither stays within 3x without taking "
+              "well over 1.5x the time.")
 
 
 MEMORY_GOAL = 3.0  # peak memory of one call, as a multiple of the output's size
@@ -266,9 +273,11 @@ def steady_malloc() -> bool:
 def describe_matmul(device: torch.device) -> str:
     if device.type != "cpu":
         return "torch.matmul"
-    if _gemm.USE_ONEDNN and _gemm.onednn_available():
-        return "oneDNN (torch.ops.mkldnn._linear_pointwise) for float32, torch.matmul otherwise"
-    return "torch.matmul"
+    vendor = "an Intel CPU" if _gemm.mkl_is_fast() else "not an Intel CPU"
+    if _gemm.use_onednn() and _gemm.onednn_available():
+        return (f"oneDNN (torch.ops.mkldnn._linear_pointwise) for float32, torch.matmul otherwise "
+                f"({vendor})")
+    return f"torch.matmul (MKL on the CPU; {vendor})"
 
 
 def main() -> None:
@@ -278,9 +287,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--quick", action="store_true",
                         help="about 4x shorter: fewer rounds, no memory or matrix sections")
-    parser.add_argument("--matmul", choices=["auto", "torch"], default="auto",
-                        help="auto: oneDNN's matrix product on the CPU where available; torch: "
-                             "always torch.matmul (MKL on the CPU)")
+    parser.add_argument("--matmul", choices=["auto", "onednn", "torch"], default="auto",
+                        help="auto: torch.matmul (MKL) on Intel CPUs, oneDNN's matrix product on "
+                             "other CPUs where available; onednn: oneDNN's wherever available; "
+                             "torch: always torch.matmul (MKL on the CPU)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall: wall-clock time (default); cpu: this process's CPU time, "
                              "steadier on a busy machine (needs --threads 1, CPU only)")
@@ -297,7 +307,7 @@ def main() -> None:
             parser.error("--clock cpu needs --threads 1 and --device cpu")
         _timing.CLOCK = time.process_time
     torch.set_num_threads(args.threads)
-    _gemm.USE_ONEDNN = args.matmul == "auto"
+    _gemm.USE_ONEDNN = {"auto": None, "onednn": True, "torch": False}[args.matmul]
     device = torch.device(args.device)
     seconds = 0.5 if args.quick else 2.0  # per layer, both functions together
     start = time.perf_counter()

@@ -19,9 +19,12 @@ the stride or kernel size. It chooses, per shape, between three ways (a small co
   one dimension or both), each on exactly its phases' grid rows, padded by ``F.pad`` or by
   ``F.conv2d`` itself, whichever costs less; a layer whose workspace exceeds the memory budget
   runs in chunks of the batch, or of output channels where that copies less (a large ``K``);
-- by columns (:mod:`d2l_tconv._col2im`): one product gives every input pixel times the whole
-  kernel, and ``F.fold`` (col2im) adds each patch where it lands (kernels large next to the input,
-  or smaller than the stride).
+- by columns (:mod:`d2l_tconv._col2im`): one product, on ``K`` as it is, gives every input pixel
+  times the whole kernel, and col2im adds each patch where it lands: a few strided additions by
+  phase where each phase meets few kernel entries, else ``F.fold`` (kernels large next to the
+  input, or smaller than the stride; on Intel CPUs, whose MKL product is the fastest at hand,
+  also kernels with more values than the output, which the phase strategies would copy at every
+  call).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import _phase_gemm
-from ._col2im import columns_per_image, fold_trans_conv
+from . import _gemm, _phase_gemm
+from ._col2im import columns_per_image, fold_trans_conv, workspace_per_image
 from ._phase_gemm import (
     covers_every_phase,
     group_plans,
@@ -108,7 +111,7 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
     operations that does not grow with the stride or the kernel size. Extra memory: at most about
     twice the output's size (or 2 MiB for small outputs), the phase kernels (about ``K``'s size)
     included, in chunks of the batch, of output rows or of output channels; a kernel much larger
-    than the input needs its product's columns,
+    than the input (or, on Intel CPUs, than the output) needs its product's columns,
     ``C_out * kh * kw`` values per input pixel and image. ``make bench`` measures time and memory
     against PyTorch.
     """
@@ -152,6 +155,20 @@ def _checked_arguments(x_hw, k_hw, stride, padding, output_padding):
 # kernel is large next to the input (its columns are then far smaller than the copied windows plus
 # the products: FOLD_ADVANTAGE is how much smaller they must be) or smaller than the stride.
 FOLD_ADVANTAGE = 4
+# A kernel with more values than the output: by columns, which reads K as it is, where the phase
+# strategies copy K at every call (gathered into the phase kernels, and again by PyTorch's CPU
+# convolution into oneDNN's layout, each pass about as slow as the call's own arithmetic when K
+# is large). On Intel CPUs, whose MKL product is the fastest at hand (:func:`_gemm.mkl_is_fast`),
+# from FOLD_KERNEL_RATIO_MKL times the output's values. Measured there (Xeon, 2 threads, time /
+# F.conv_transpose2d's, N=1, k4 s2 p1 unless said; sub-pixel convolution -> by columns): DCGAN
+# 128->64 on 16x16 (K: 2x the output) 1.60-1.67x -> 1.18x; 256->128 on 8x8 (16x) 2.88x -> 1.36x;
+# 512->256 on 4x4 (128x) 4.55x -> 1.09x; 1024->512 on 4x4 (256x) 3.70x -> 0.29x; 128->64 k3 s2
+# p1 op1 on 8x8 (4.5x) 3.71x -> 2.08x; 256->256 k3 s1 p1 on 8x8 (36x) 2.24x -> 1.29x; but DCGAN
+# 256->128 on 8x8, N=16 (1x) 1.31x -> 1.63x (not chosen). Elsewhere (an AMD processor in an
+# earlier round: there MKL's product took 334-343 us of DCGAN 128->64's, oneDNN's whole
+# convolution 214) the phase strategies stay: FOLD_KERNEL_RATIO is None.
+FOLD_KERNEL_RATIO_MKL = 1
+FOLD_KERNEL_RATIO: int | None = None
 # The phases' products as one forward convolution ("subpixel") rather than one matrix product
 # over copied windows ("phase") from this many taps per phase kernel (n_h * n_w) and up to this
 # many phases (s_h * s_w). Measured (CPU time, one thread, ratio to F.conv_transpose2d,
@@ -210,7 +227,7 @@ CHANNEL_BLOCK = 16
 def _trans_conv_4d(X, K, stride, padding, out_hw):
     """The computation for validated ``X (N, C_in, H, W)`` and ``K (C_in, C_out, kh, kw)``."""
     N, C_out, (oh, ow) = X.shape[0], K.shape[1], out_hw
-    plan = _plan(tuple(X.shape), tuple(K.shape), stride, padding, out_hw)
+    plan = _plan(tuple(X.shape), tuple(K.shape), stride, padding, out_hw, X.device.type)
     if plan.strategy == "zeros":  # nothing reaches the output
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
@@ -261,7 +278,7 @@ class _Plan:
 
     strategy: str  # "subpixel", "phase", "fold" or "zeros"
     pairs: list = ()  # phase strategies: (height, width) DimPlan pair of each product
-    fold_columns: int = 0  # per image: the columns F.fold reads
+    fold_columns: int = 0  # per image: what the strategy by columns holds (columns, phase grid)
     covers_output: bool = True  # the products reach every output (else start from zeros)
     kernel_shapes: tuple = ()  # phase strategies: shape of each product's phase kernel
     cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
@@ -281,9 +298,11 @@ class _Plan:
         return self._on_device[device]
 
 
-def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
+def _plan(x_shape, k_shape, stride, padding, out_hw, device_type: str = "cpu") -> _Plan:
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
-    settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, CHANNEL_BLOCK, FOLD_ADVANTAGE,
+    kernel_ratio = (FOLD_KERNEL_RATIO_MKL if device_type == "cpu" and _gemm.mkl_is_fast()
+                    else FOLD_KERNEL_RATIO)
+    settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, CHANNEL_BLOCK, FOLD_ADVANTAGE, kernel_ratio,
                 SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES, SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION,
                 SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MAX_SPLIT_FRACTION,
                 SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR,
@@ -296,6 +315,7 @@ def _plan(x_shape, k_shape, stride, padding, out_hw) -> _Plan:
 def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     N, C_in, H, W = x_shape
     _, C_out, kh, kw = k_shape
+    kernel_ratio = settings[4]
     plan_h = plan_dim(H, kh, stride[0], padding[0], out_hw[0])
     plan_w = plan_dim(W, kw, stride[1], padding[1], out_hw[1])
     if N == 0 or plan_h is None or plan_w is None:
@@ -306,7 +326,9 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
     covers = _covers_output(pairs, plan_h, plan_w)
     # a kernel smaller than the stride (some outputs receive nothing): F.fold's columns are
     # smaller than the output, and it was measured 4-5x faster there
-    fold = not covers or FOLD_ADVANTAGE * columns < windows + products
+    fold = (not covers or FOLD_ADVANTAGE * columns < windows + products
+            or (kernel_ratio is not None
+                and C_in * C_out * kh * kw > kernel_ratio * N * C_out * out_hw[0] * out_hw[1]))
     # Workspace per image (what make bench's memory section sees): the products (with stride 1
     # they are the output itself, unless the batch comes in chunks), plus, for the convolution,
     # the copies of its input and output in oneDNN's blocked layout that PyTorch's CPU convolution
@@ -316,7 +338,7 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
                 and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES)
     strategy = FORCE_STRATEGY or ("fold" if fold else "subpixel" if subpixel else "phase")
     if strategy not in ("subpixel", "phase"):
-        return _Plan(strategy, pairs, columns, covers)
+        return _Plan(strategy, pairs, workspace_per_image(k_shape, (H, W), stride), covers)
     conv = strategy == "subpixel"
     conv_workspace = products_kept + products + C_in * H * W
     options = [{}] * len(pairs)
@@ -385,10 +407,13 @@ def _covers_output(pairs, plan_h, plan_w) -> bool:
     return one_product or (covers_every_phase(plan_h) and covers_every_phase(plan_w))
 
 
-def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> str:
+def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0,
+                  device: str | torch.device = "cpu") -> str:
     """Which strategy ``trans_conv`` uses for these shapes (for benchmarks and curious readers).
 
-    ``x_shape`` is ``(N, C_in, H, W)`` and ``k_shape`` ``(C_in, C_out, kh, kw)`` (or both 2-D).
+    ``x_shape`` is ``(N, C_in, H, W)`` and ``k_shape`` ``(C_in, C_out, kh, kw)`` (or both 2-D);
+    ``device`` is where the tensors are (the choice differs on Intel CPUs, see
+    :data:`FOLD_KERNEL_RATIO_MKL`).
     Returns ``"subpixel"``, ``"phase"``, ``"fold"``, or ``"zeros"`` (no kernel entry reaches the
     output).
     """
@@ -397,7 +422,7 @@ def strategy_name(x_shape, k_shape, stride=1, padding=0, output_padding=0) -> st
     s, p = as_pair(stride, "stride", minimum=1), as_pair(padding, "padding", minimum=0)
     a = as_pair(output_padding, "output_padding", minimum=0)
     out_hw = trans_conv_output_shape(tuple(x_shape[-2:]), tuple(k_shape[-2:]), s, p, a)
-    return _plan(tuple(x_shape), tuple(k_shape), s, p, out_hw).strategy
+    return _plan(tuple(x_shape), tuple(k_shape), s, p, out_hw, torch.device(device).type).strategy
 
 
 def _chunks(N: int, grid_rows: int, per_row: int, budget: int):

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from torch.testing import assert_close
 
 from benchmarks._timing import aten_operations  # the benchmark's own operation counter
-from d2l_tconv import _gemm, _phase_gemm, trans_conv, trans_conv_loop, transposed
+from d2l_tconv import _col2im, _gemm, _phase_gemm, trans_conv, trans_conv_loop, transposed
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -237,7 +237,10 @@ STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") o
     "fold": {"FORCE_STRATEGY": "fold"},
     "fold, one image per step": {"FORCE_STRATEGY": "fold", "WORKSPACE_PER_OUTPUT": 0,
                                  "WORKSPACE_FLOOR": 1},
+    # the columns added by F.fold, however few kernel entries each phase meets
+    "fold, by F.fold": {"FORCE_STRATEGY": "fold", "_col2im.ADD_BY_PHASE_MAX_ENTRIES": 0},
 }
+MODULES = {"_phase_gemm": _phase_gemm, "_col2im": _col2im, "": transposed}
 
 
 @pytest.fixture(params=list(STRATEGIES))
@@ -245,8 +248,7 @@ def strategy(request, monkeypatch):
     """Run the test with one strategy of trans_conv forced (and its workspace limited)."""
     for name, value in STRATEGIES[request.param].items():
         module, _, attribute = name.rpartition(".")
-        monkeypatch.setattr(_phase_gemm if module == "_phase_gemm" else transposed, attribute,
-                            value)
+        monkeypatch.setattr(MODULES[module], attribute, value)
     return request.param
 
 
@@ -300,13 +302,21 @@ def test_real_decoder_layers(device, case):
     assert_close(trans_conv(X, K, **hyper), F.conv_transpose2d(X, K, **hyper))
 
 
-def test_real_decoder_layers_cover_every_path():
-    """The layers above take each of the phase strategies' ways (else update the list)."""
+def real_layer_plans(device_type: str = "cpu") -> list:
     plans = []
     for x_shape, k_shape, s, p, a in REAL_LAYERS:
         out_hw = transposed.trans_conv_output_shape(x_shape[-2:], k_shape[-2:], (s, s), (p, p),
                                                     (a, a))
-        plans.append(transposed._plan(x_shape, k_shape, (s, s), (p, p), out_hw))
+        plans.append(transposed._plan(x_shape, k_shape, (s, s), (p, p), out_hw, device_type))
+    return plans
+
+
+def test_real_decoder_layers_cover_every_path(monkeypatch):
+    """The layers above take each of the phase strategies' ways (else update the list), on a
+    CPU that is not Intel's (on Intel's, the two whose K is larger than the output go by columns:
+    the next test)."""
+    monkeypatch.setattr(_gemm, "mkl_is_fast", lambda: False)
+    plans = real_layer_plans()
     assert [plan.strategy for plan in plans] == ["subpixel"] * (len(plans) - 1) + ["phase"]
     assert plans[-1].cpu_gathers == ((None, False),)  # the matrix is K transposed, no gather
     plans = plans[:-1]
@@ -315,6 +325,39 @@ def test_real_decoder_layers_cover_every_path():
     assert [len(plan.steps) for plan in plans[5:7]] == [1, 2]  # the stride-1 layers
     assert {option["one_sided"] for plan in plans for option in plan.product_options} == {
         True, False}
+
+
+def test_kernels_larger_than_the_output_go_by_columns_on_intel_cpus(monkeypatch):
+    """On an Intel CPU, a layer whose K has more values than its output (DCGAN 128->64 on 16x16,
+    N=1: 2x; 256->128 k3 s2 on 8x8: 9x) goes by columns, which read K as it is; every other layer as elsewhere; on other
+    CPUs and on other devices nothing changes."""
+    monkeypatch.setattr(_gemm, "mkl_is_fast", lambda: False)
+    elsewhere = [plan.strategy for plan in real_layer_plans()]
+    monkeypatch.setattr(_gemm, "mkl_is_fast", lambda: True)
+    intel = [plan.strategy for plan in real_layer_plans()]
+    heavy = [i for i, (x, k, s, p, a) in enumerate(REAL_LAYERS)
+             if k[0] * k[1] * k[2] * k[3] > x[0] * k[1] * ((x[2] - 1) * s - 2 * p + k[2] + a) ** 2]
+    assert heavy == [1, 4]  # the DCGAN layer and the one-sided padding one, both N=1
+    assert intel == ["fold" if i in heavy else name for i, name in enumerate(elsewhere)]
+    assert [plan.strategy for plan in real_layer_plans("cuda")] == elsewhere
+    X = torch.randn(1, 8, 4, 4, dtype=torch.float64)
+    K = torch.randn(8, 16, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert transposed.strategy_name(X.shape, K.shape, 2, 1) == "fold"
+    assert transposed.strategy_name(X.shape, K.shape, 2, 1, device="meta") == "subpixel"
+    assert_close(trans_conv(X, K, stride=2, padding=1), F.conv_transpose2d(X, K, stride=2,
+                                                                           padding=1))
+    assert torch.autograd.gradcheck(lambda K: trans_conv(X, K, stride=2, padding=1), (K,))
+
+
+def test_cpu_vendor_chooses_the_matrix_product(monkeypatch):
+    """USE_ONEDNN None: oneDNN's product except on Intel CPUs; True or False forces it."""
+    for fast, forced, expected in [(True, None, False), (False, None, True), (True, True, True),
+                                   (False, False, False)]:
+        monkeypatch.setattr(_gemm, "mkl_is_fast", lambda fast=fast: fast)
+        monkeypatch.setattr(_gemm, "USE_ONEDNN", forced)
+        assert _gemm.use_onednn() is expected
+    monkeypatch.undo()
+    assert isinstance(_gemm.mkl_is_fast(), bool)  # this machine's answer
 
 
 # X shape, K shape, keyword arguments: a gathered phase kernel; K itself, transposed, with the
@@ -419,11 +462,15 @@ def test_low_precision_error_is_within_twice_pytorchs(device, dtype, case):
 
 # --- memory: make bench's decoder layers, measured as make bench measures them -----------------
 
-def test_peak_memory_of_the_benchmark_layers(monkeypatch):
+@pytest.mark.parametrize("intel", [False, True], ids=["other-cpu", "intel-cpu"])
+def test_peak_memory_of_the_benchmark_layers(monkeypatch, intel):
     """Peak memory of one call (CPU, float32, output included): at most 3x the output, the goal
     of ``make bench``; where ``K`` alone is larger than the output (DCGAN 128->64 on 16x16: 2x),
-    its two copies come on top (the phase kernels, and PyTorch's CPU convolution's copy of them
-    in oneDNN's layout). Allocation sizes do not depend on timing: this can be asserted."""
+    twice K's size comes on top: elsewhere its two copies (the phase kernels, and PyTorch's CPU
+    convolution's copy of them in oneDNN's layout), on Intel CPUs the columns and phase grid of
+    the strategy by columns (4x and 1.13x the output there). Allocation sizes do not depend on
+    timing: this can be asserted."""
+    monkeypatch.setattr(_gemm, "mkl_is_fast", lambda: intel)
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
     bench = importlib.import_module("bench_trans_conv")  # a script: imports _timing as its own
 
