@@ -161,7 +161,7 @@ FOLD_ADVANTAGE = 4
 # is large). On Intel CPUs, whose MKL product is the fastest at hand (:func:`_gemm.mkl_is_fast`),
 # from FOLD_KERNEL_RATIO_MKL times the output's values. Measured there (Xeon, 2 threads, time /
 # F.conv_transpose2d's, N=1, k4 s2 p1 unless said; sub-pixel convolution -> by columns): DCGAN
-# 128->64 on 16x16 (K: 2x the output) 1.60-1.67x -> 1.18x; 256->128 on 8x8 (16x) 2.88x -> 1.36x;
+# 128->64 on 16x16 (K: 2x the output) 1.60-1.67x -> 1.13-1.24x; 256->128 on 8x8 (16x) 2.88x -> 1.36x;
 # 512->256 on 4x4 (128x) 4.55x -> 1.09x; 1024->512 on 4x4 (256x) 3.70x -> 0.29x; 128->64 k3 s2
 # p1 op1 on 8x8 (4.5x) 3.71x -> 2.08x; 256->256 k3 s1 p1 on 8x8 (36x) 2.24x -> 1.29x; but DCGAN
 # 256->128 on 8x8, N=16 (1x) 1.31x -> 1.63x (not chosen). Elsewhere (an AMD processor in an
@@ -302,20 +302,21 @@ def _plan(x_shape, k_shape, stride, padding, out_hw, device_type: str = "cpu") -
     """Choose the strategy by the cost model (workspace per image) and plan it (cached)."""
     kernel_ratio = (FOLD_KERNEL_RATIO_MKL if device_type == "cpu" and _gemm.mkl_is_fast()
                     else FOLD_KERNEL_RATIO)
-    settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, CHANNEL_BLOCK, FOLD_ADVANTAGE, kernel_ratio,
+    settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, CHANNEL_BLOCK, FOLD_ADVANTAGE,
                 SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES, SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION,
                 SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MAX_SPLIT_FRACTION,
                 SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR,
                 _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
-    return _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings)
+    return _cached_plan(x_shape, k_shape, stride, padding, out_hw, kernel_ratio, settings)
 
 
 # Plans hold their phase kernels' gather indices (about the kernel's size, int32): few of them.
 @functools.lru_cache(maxsize=64)
-def _cached_plan(x_shape, k_shape, stride, padding, out_hw, settings) -> _Plan:
+def _cached_plan(x_shape, k_shape, stride, padding, out_hw, kernel_ratio, settings) -> _Plan:
+    """The plan; ``kernel_ratio``: by columns from this many times the output's values in K (or
+    None: never for that reason); ``settings``: the module's tunables, part of the cache key."""
     N, C_in, H, W = x_shape
     _, C_out, kh, kw = k_shape
-    kernel_ratio = settings[4]
     plan_h = plan_dim(H, kh, stride[0], padding[0], out_hw[0])
     plan_w = plan_dim(W, kw, stride[1], padding[1], out_hw[1])
     if N == 0 or plan_h is None or plan_w is None:
