@@ -204,10 +204,10 @@ def bench_memory(device: torch.device) -> None:
               "chunks of output channels 4.1x, 2.8x or 2.1x, at 1.7x, 2.3x or 3.5x "
               "F.conv_transpose2d's time (2 threads, AMD CPU). On Intel CPUs such a layer goes "
               "by columns (strategy fold), which reads K as it is but holds the product's "
-              "columns (k*k / (s*s) = 4x the output) and the phases' grid: 6.13x; in 2 or 4 "
-              "chunks of output channels 1.67x or 1.97-2.17x F.conv_transpose2d's time instead "
-              "of 1.19-1.24x (2 threads, Intel Xeon). Neither stays within 3x without taking "
-              "well over 1.5x the time.")
+              "columns (k*k / (s*s) = 4x the output) and the phases' grid (1.13x) until the "
+              "output exists: 5.13x; in 2 or 4 chunks of output channels (a prototype) 1.67x or "
+              "1.97-2.17x F.conv_transpose2d's time instead of 1.19-1.24x (2 threads, Intel "
+              "Xeon). Neither stays within 3x without taking well over 1.5x the time.")
 
 
 MEMORY_GOAL = 3.0  # peak memory of one call, as a multiple of the output's size

@@ -8,7 +8,7 @@ that are large next to the input (where unfolding the input would repeat it many
 layers whose kernel is large next to their output (no copy of ``K``: the product reads it as it is).
 
 Where each output phase meets few kernel entries, the columns are added by phase instead of by
-``F.fold`` (:func:`add_by_phase`): with ``n = ceil(k / s)`` entries per phase and dimension, kernel
+``F.fold`` (:func:`phase_grid`): with ``n = ceil(k / s)`` entries per phase and dimension, kernel
 row ``a * s + rho`` of input row ``i`` lands on grid row ``i + a`` of phase ``rho``, so ``n_h * n_w``
 strided additions of whole slices of the columns build every phase's grid, and
 :func:`d2l_tconv._phase_gemm.interleave` copies the phases into the output (measured faster
@@ -74,9 +74,13 @@ def fold_trans_conv(X: torch.Tensor, K: torch.Tensor, stride, padding, out_hw) -
     columns = torch.mm(A, Xc.reshape(C_in, H * W))[None] if N == 1 else (
         torch.matmul(A, Xc.reshape(N, C_in, H * W)))
     if adds_by_phase((kh, kw), stride):
-        Y = add_by_phase(columns.view(N, C_out, kh, kw, H, W),
-                         grid_plan(H, kh, stride[0], padding[0], out_hw[0]),
-                         grid_plan(W, kw, stride[1], padding[1], out_hw[1]))
+        plan_h = grid_plan(H, kh, stride[0], padding[0], out_hw[0])
+        plan_w = grid_plan(W, kw, stride[1], padding[1], out_hw[1])
+        grid = phase_grid(columns.view(N, C_out, kh, kw, H, W), plan_h, plan_w)
+        del columns  # freed before the output exists: the peak holds one of them, not both
+        Y = (grid.new_empty if covers(plan_h) and covers(plan_w) else grid.new_zeros)(
+            (N, C_out, *out_hw))
+        interleave(Y, grid, plan_h, plan_w)
     else:
         Y = F.fold(columns, out_hw, (kh, kw), stride=stride, padding=padding)
     return Y.to(X.dtype) if low_precision else Y
@@ -85,7 +89,7 @@ def fold_trans_conv(X: torch.Tensor, K: torch.Tensor, stride, padding, out_hw) -
 @functools.lru_cache(maxsize=256)
 def grid_plan(in_size: int, kernel_size: int, stride: int, padding: int,
               out_size: int) -> DimPlan:
-    """The phase grid of one dimension as :func:`add_by_phase` builds it.
+    """The phase grid of one dimension as :func:`phase_grid` builds it.
 
     Uncropped output index ``u = y + padding = g * s + rho``: grid rows ``g = i + a`` (input row
     ``i``, ``a = 0 .. n - 1``), phases ``rho = 0 .. min(s, k) - 1`` (kernel row ``a * s + rho``).
@@ -101,27 +105,23 @@ def grid_plan(in_size: int, kernel_size: int, stride: int, padding: int,
                    kernel_index, (0, phases))
 
 
-def add_by_phase(columns: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan) -> torch.Tensor:
-    """``columns (N, C_out, kh, kw, H, W)`` added into the output ``(N, C_out, oh, ow)``.
-
-    Every phase's grid ``(N, C_out, phases_h, phases_w, H + n_h - 1, W + n_w - 1)`` is the sum of
-    ``n_h * n_w`` shifted slices of the columns (kernel rows ``a * s .. a * s + s - 1`` at grid
-    rows ``a .. a + H - 1``); :func:`d2l_tconv._phase_gemm.interleave` puts the phases in place.
+def phase_grid(columns: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan) -> torch.Tensor:
+    """Every phase's grid ``(N, C_out, phases_h, phases_w, H + n_h - 1, W + n_w - 1)`` from
+    ``columns (N, C_out, kh, kw, H, W)``: the sum of ``n_h * n_w`` shifted slices of the columns
+    (kernel rows ``a * s .. a * s + s - 1`` at grid rows ``a .. a + H - 1``), which
+    :func:`d2l_tconv._phase_gemm.interleave` then puts in place in the output.
     """
     N, C_out, kh, kw, H, W = columns.shape
     (sh, sw), (th, tw) = (plan_h.stride, plan_w.stride), (plan_h.taps, plan_w.taps)
-    rh, rw = plan_h.phases[1], plan_w.phases[1]
-    grid = columns.new_zeros((N, C_out, rh, rw, plan_h.grid, plan_w.grid))
+    grid = columns.new_zeros((N, C_out, plan_h.phases[1], plan_w.phases[1], plan_h.grid,
+                              plan_w.grid))
     for a in range(th):
         ph = min(sh, kh - a * sh)  # kernel rows a * s .. a * s + ph - 1 exist
         for b in range(tw):
             pw = min(sw, kw - b * sw)
             grid[:, :, :ph, :pw, a:a + H, b:b + W] += (
                 columns[:, :, a * sh:a * sh + ph, b * sw:b * sw + pw])
-    Y = columns.new_empty if covers(plan_h) and covers(plan_w) else columns.new_zeros
-    Y = Y((N, C_out, plan_h.out_size, plan_w.out_size))
-    interleave(Y, grid, plan_h, plan_w)
-    return Y
+    return grid
 
 
 def covers(plan: DimPlan) -> bool:

@@ -468,8 +468,8 @@ def test_peak_memory_of_the_benchmark_layers(monkeypatch, intel):
     of ``make bench``; where ``K`` alone is larger than the output (DCGAN 128->64 on 16x16: 2x),
     twice K's size comes on top: elsewhere its two copies (the phase kernels, and PyTorch's CPU
     convolution's copy of them in oneDNN's layout), on Intel CPUs the columns and phase grid of
-    the strategy by columns (4x and 1.13x the output there). Allocation sizes do not depend on
-    timing: this can be asserted."""
+    the strategy by columns (4x and 1.13x the output there, the columns freed before the output
+    is allocated). Allocation sizes do not depend on timing: this can be asserted."""
     monkeypatch.setattr(_gemm, "mkl_is_fast", lambda: intel)
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
     bench = importlib.import_module("bench_trans_conv")  # a script: imports _timing as its own
