@@ -329,8 +329,8 @@ def test_real_decoder_layers_cover_every_path(monkeypatch):
 
 def test_kernels_larger_than_the_output_go_by_columns_on_intel_cpus(monkeypatch):
     """On an Intel CPU, a layer whose K has more values than its output (DCGAN 128->64 on 16x16,
-    N=1: 2x; 256->128 k3 s2 on 8x8: 9x) goes by columns, which read K as it is; every other layer as elsewhere; on other
-    CPUs and on other devices nothing changes."""
+    N=1: 2x; 256->128 k3 s2 on 8x8: 9x) goes by columns, which read K as it is; every other
+    layer goes as elsewhere; on other CPUs and on other devices nothing changes."""
     monkeypatch.setattr(_gemm, "mkl_is_fast", lambda: False)
     elsewhere = [plan.strategy for plan in real_layer_plans()]
     monkeypatch.setattr(_gemm, "mkl_is_fast", lambda: True)
