@@ -22,7 +22,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from ._phase_gemm import DimPlan, interleave
+from ._phase_gemm import DimPlan, interleave, phase_count
 
 # Up to this many kernel entries per phase (n_h * n_w), and where patches overlap (k >= s), the
 # columns are added by phase (one addition each); else by F.fold (128 x 128 kernels with stride
@@ -46,10 +46,18 @@ def workspace_per_image(K_shape: tuple[int, ...], in_hw: tuple[int, int],
     """Values :func:`fold_trans_conv` holds per batch image beside the output: the columns, and
     the phases' grid where it adds them by phase."""
     _, C_out, kh, kw = K_shape
-    (H, W), (sh, sw) = in_hw, stride
-    th, tw = -(-kh // sh), -(-kw // sw)
-    grid = C_out * min(sh, kh) * min(sw, kw) * (H + th - 1) * (W + tw - 1)
-    return columns_per_image(K_shape, in_hw) + (grid if adds_by_phase((kh, kw), stride) else 0)
+    if not adds_by_phase((kh, kw), stride):
+        return columns_per_image(K_shape, in_hw)
+    (_, phases_h, rows_h), (_, phases_w, rows_w) = (grid_dims(in_hw[0], kh, stride[0]),
+                                                    grid_dims(in_hw[1], kw, stride[1]))
+    return columns_per_image(K_shape, in_hw) + C_out * phases_h * phases_w * rows_h * rows_w
+
+
+def grid_dims(in_size: int, kernel_size: int, stride: int) -> tuple[int, int, int]:
+    """One dimension of the phases' grid: ``(n, phases, rows)``, ``n = ceil(k / s)`` kernel
+    entries per phase, ``min(s, k)`` phases reached, ``in_size + n - 1`` grid rows."""
+    taps = -(-kernel_size // stride)
+    return taps, min(stride, kernel_size), in_size + taps - 1
 
 
 def adds_by_phase(k_hw: tuple[int, int], stride: tuple[int, int]) -> bool:
@@ -97,12 +105,12 @@ def grid_plan(in_size: int, kernel_size: int, stride: int, padding: int,
     meets, or ``k`` (none).
     """
     s, k = stride, kernel_size
-    taps, phases = -(-k // s), min(s, k)
+    taps, phases, rows = grid_dims(in_size, k, s)
     rho, e = torch.arange(phases)[:, None], torch.arange(taps)[None, :]
     row = (taps - 1 - e) * s + rho
     kernel_index = torch.where(row < k, row, k)
-    return DimPlan(s, out_size, k, taps, in_size + taps - 1, padding, (taps - 1, taps - 1),
-                   kernel_index, (0, phases))
+    return DimPlan(s, out_size, k, taps, rows, padding, (taps - 1, taps - 1), kernel_index,
+                   (0, phases))
 
 
 def phase_grid(columns: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan) -> torch.Tensor:
@@ -128,4 +136,4 @@ def covers(plan: DimPlan) -> bool:
     """Whether the grid of :func:`grid_plan` reaches every output row of its dimension: every
     phase is reached (``k >= s``) and the last output row lies on the grid."""
     s, c = plan.stride, plan.phase_offset
-    return plan.phases[1] == s and plan.out_size - 1 + c <= plan.grid * s - 1
+    return phase_count(plan) == s and plan.out_size - 1 + c <= plan.grid * s - 1
