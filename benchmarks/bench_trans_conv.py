@@ -205,9 +205,15 @@ def bench_memory(device: torch.device) -> None:
               "F.conv_transpose2d's time (2 threads, AMD CPU). On Intel CPUs such a layer goes "
               "by columns (strategy fold), which reads K as it is but holds the product's "
               "columns (k*k / (s*s) = 4x the output) and the phases' grid (1.13x) until the "
-              "output exists: 5.13x; in 2 or 4 chunks of output channels (a prototype) 1.67x or "
-              "1.97-2.17x F.conv_transpose2d's time instead of 1.19-1.24x (2 threads, Intel "
-              "Xeon). Neither stays within 3x without taking well over 1.5x the time.")
+              "output exists: 5.13x. Prototypes that hold less, as F.conv_transpose2d's time "
+              "(2 threads, Intel Xeon; by columns as it is, inlined: 1.04-1.21x): 2, 3 or 4 chunks of "
+              "output channels 1.50-1.61x, 1.68-1.70x, 1.88-1.91x (4.13x, 3.15x, 2.56x the "
+              "output); 2, 3 or 4 bands of input rows added into one grid 1.48-1.59x, "
+              "1.75-1.89x, 2.06-2.19x (3.13x, 2.63x, 2.13x); the four "
+              "tap groups' products accumulated into the grid by addmm_ (no columns) 1.65-1.68x "
+              "(3.16x). The extra strided additions and smaller products cost 15-35 us each, "
+              "against PyTorch's 0.34-0.39 ms for the whole call. None stays within 3x without "
+              "taking over 1.5x the time.")
 
 
 MEMORY_GOAL = 3.0  # peak memory of one call, as a multiple of the output's size
