@@ -79,6 +79,7 @@ def fold_trans_conv(X: torch.Tensor, K: torch.Tensor, stride, padding, out_hw) -
     low_precision = X.dtype in (torch.float16, torch.bfloat16)
     Xc, Kc = (X.float(), K.float()) if low_precision else (X, K)
     A = Kc.reshape(C_in, C_out * kh * kw).t()  # K as it is, transposed: no copy
+    # one image: a plain torch.mm (torch.matmul would broadcast A and go through bmm)
     columns = torch.mm(A, Xc.reshape(C_in, H * W))[None] if N == 1 else (
         torch.matmul(A, Xc.reshape(N, C_in, H * W)))
     if adds_by_phase((kh, kw), stride):
