@@ -131,24 +131,27 @@ def bench_decoder_layers(device: torch.device, seconds: float) -> None:
           f"worst layer: {worst[0]} at {math.exp(worst[1]):.2f}x (goal <= 1.50x)")
 
 
-def bench_pathological(device: torch.device, seconds: float) -> None:
+def bench_pathological(device: torch.device, seconds: float, memory: bool) -> None:
     rows = []
     for name, x_shape, k_shape, s, p in PATHOLOGICAL:
         X, K = layer_inputs(x_shape, k_shape, device)
-        t = interleaved({"ours": lambda X=X, K=K, s=s, p=p: trans_conv(X, K, stride=s, padding=p),
-                         "torch": lambda X=X, K=K, s=s, p=p: F.conv_transpose2d(X, K, stride=s,
-                                                                                padding=p)},
-                        device, seconds)
+        fns = {"ours": lambda X=X, K=K, s=s, p=p: trans_conv(X, K, stride=s, padding=p),
+               "torch": lambda X=X, K=K, s=s, p=p: F.conv_transpose2d(X, K, stride=s, padding=p)}
+        t = interleaved(fns, device, seconds)
         r = ratios(t["ours"], t["torch"])
-        operations = aten_operations(lambda X=X, K=K, s=s, p=p: trans_conv(X, K, stride=s,
-                                                                           padding=p))
+        operations = aten_operations(fns["ours"])
         rows.append([name, ms(t["ours"]), ms(t["torch"]), f"{statistics.median(r):.2f}x",
-                     spread_text(spread(r)), str(operations),
-                     strategy_name(x_shape, k_shape, s, p, device=device)])
+                     spread_text(spread(r)), str(operations)])
+        if memory:  # peak of one call, as a multiple of the output's size
+            out_bytes = fns["torch"]().numel() * X.element_size()
+            rows[-1] += [f"{min(peak_bytes(fn, device) for _ in range(2)) / out_bytes:.1f}x"
+                         for fn in fns.values()]
+        rows[-1].append(strategy_name(x_shape, k_shape, s, p, device=device))
     table("2. Pathological shapes of the old code (ms per call; goal: ratio <= 5x; ATen "
-          "operations of one call, nested included, from torch.profiler)",
+          "operations of one call, nested included, from torch.profiler"
+          + ("; peak memory of one call / output, measured as in 4" if memory else "") + ")",
           ["case", "trans_conv", "F.conv_transpose2d", "ratio", "spread", "operations",
-           "strategy"], rows)
+           *(["memory", "torch's"] if memory else []), "strategy"], rows)
     print("(the old code took 2.1 s / 12.6 s at stride 256 / 512 and 1.8 s with a 128x128 kernel)")
 
 
@@ -211,9 +214,12 @@ def bench_memory(device: torch.device) -> None:
               "output); 2, 3 or 4 bands of input rows added into one grid 1.48-1.59x, "
               "1.75-1.89x, 2.06-2.19x (3.13x, 2.63x, 2.13x); the four "
               "tap groups' products accumulated into the grid by addmm_ (no columns) 1.65-1.68x "
-              "(3.16x). The extra strided additions and smaller products cost 15-35 us each, "
+              "(3.16x); 2 chunks of output channels, each added by col2im straight into the "
+              "output (what trans_conv does where one image's columns exceed 2 MiB) 1.47-1.61x "
+              "(3.00x): col2im's scalar loop takes 0.23 ms, the phase grid's additions 0.15 ms. "
+              "The extra strided additions and smaller products cost 15-35 us each, "
               "against PyTorch's 0.34-0.39 ms for the whole call. None stays within 3x without "
-              "taking over 1.5x the time.")
+              "taking about 1.5x the time or more.")
 
 
 MEMORY_GOAL = 3.0  # peak memory of one call, as a multiple of the output's size
@@ -330,7 +336,7 @@ def main() -> None:
               f"{os.cpu_count()} the cores are shared and times are noisy")
     with torch.inference_mode():
         bench_decoder_layers(device, seconds)
-        bench_pathological(device, seconds / 2)
+        bench_pathological(device, seconds / 2, memory=not args.quick)
         bench_low_precision(device)
         if not args.quick:
             bench_memory(device)

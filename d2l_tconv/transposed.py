@@ -24,7 +24,8 @@ the stride or kernel size. It chooses, per shape, between three ways (a small co
   phase where each phase meets few kernel entries, else ``F.fold`` (kernels large next to the
   input, or smaller than the stride; on Intel CPUs, whose MKL product is the fastest at hand,
   also kernels with more values than the output, which the phase strategies would copy at every
-  call).
+  call); where one image's columns exceed the memory budget, its output channels in chunks, each
+  added by col2im straight into the output.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import _gemm, _phase_gemm
-from ._col2im import columns_per_image, fold_trans_conv, workspace_per_image
+from ._col2im import columns_per_image, fold_in_chunks, fold_trans_conv, workspace_per_image
 from ._phase_gemm import (
     covers_every_phase,
     group_plans,
@@ -112,8 +113,8 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
     twice the output's size (or 2 MiB for small outputs), the phase kernels (about ``K``'s size)
     included, in chunks of the batch, of output rows or of output channels; a kernel much larger
     than the input (or, on Intel CPUs, than the output) needs its product's columns,
-    ``C_out * kh * kw`` values per input pixel and image. ``make bench`` measures time and memory
-    against PyTorch.
+    ``C_out * kh * kw`` values per input pixel and image, in up to 8 chunks.
+    ``make bench`` measures time and memory against PyTorch.
     """
     check_tensor(X, "X", _X_LAYOUTS)
     check_tensor(K, "K", _K_LAYOUTS)
@@ -214,6 +215,17 @@ SUBPIXEL_MAX_CONVOLUTIONS = 4
 # comes first, and the layer stays twice as fast as PyTorch's.
 WORKSPACE_PER_OUTPUT = 2
 WORKSPACE_FLOOR = 1 << 19
+# By columns, where one image's columns and phase grid exceed that budget: at most this many
+# chunks of its output channels (or, where there are fewer channels than chunks, of kernel rows
+# too), each chunk's columns added into the output by col2im (F.fold's operation, without the
+# copy of its input that F.fold allocates; no phase grid). Measured (Intel Xeon, 2 threads, time /
+# F.conv_transpose2d's, peak memory / output; one step -> chunks): 8->8 channels on 16x16 with a
+# 128x128 kernel (columns 205x the output) 1.22-1.40x, 410x -> 0.67-0.78x, 26.6x (8 channels);
+# 1->1 channel, the same kernel, 1.23x, 410x -> 1.31x, 26.9x (8 bands of 16 kernel rows). DCGAN
+# 128->64 on 16x16 stays in one step (under WORKSPACE_FLOOR: 1.09-1.15x, 5.13x): in 2 chunks it
+# took 1.47-1.61x, at 3.00x, col2im's scalar loop (0.23 ms) being slower than the phase grid's
+# strided additions (0.15 ms) that it replaces.
+FOLD_MAX_CHUNKS = 8
 # "subpixel", "phase" or "fold" forces a strategy (tests); None chooses by the cost model above.
 FORCE_STRATEGY: str | None = None
 # A number forces the sub-pixel convolution into that many chunks of output channels (tests).
@@ -232,6 +244,9 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
     if plan.strategy == "fold":
+        if plan.channel_ranges and X.dtype in (torch.float32, torch.float64):
+            return fold_in_chunks(X, K, stride, padding, out_hw, plan.channel_ranges,
+                                  plan.kernel_row_ranges)
         budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
         images = max(1, budget // plan.fold_columns)
         if images >= N:
@@ -283,8 +298,9 @@ class _Plan:
     kernel_shapes: tuple = ()  # phase strategies: shape of each product's phase kernel
     cpu_gathers: tuple = ()  # phase strategies: (gather index, with_zero) of each phase kernel
     product_options: tuple = ()  # phase strategies: keyword arguments of each pair's product
-    channel_ranges: tuple = ()  # phase strategies: chunks (c0, c1) of output channels
+    channel_ranges: tuple = ()  # chunks (c0, c1) of output channels (fold: only where chunked)
     steps: tuple = ()  # phase strategies: batch ranges (n0, n1) and grid rows (g0, g1) of each step
+    kernel_row_ranges: tuple = ()  # fold, where chunked: chunks (r0, r1) of kernel rows
     _on_device: dict = field(default_factory=dict, compare=False)  # device -> gathers there
 
     def gathers(self, device: torch.device) -> tuple:
@@ -305,7 +321,7 @@ def _plan(x_shape, k_shape, stride, padding, out_hw, device_type: str = "cpu") -
     settings = (FORCE_STRATEGY, FORCE_CHANNEL_CHUNKS, CHANNEL_BLOCK, FOLD_ADVANTAGE,
                 SUBPIXEL_MIN_TAPS, SUBPIXEL_MAX_PHASES, SUBPIXEL_COST_PER_COPY, SUBPIXEL_COST_PER_CONVOLUTION,
                 SUBPIXEL_MIN_SAVED_MULTIPLY_ADDS, SUBPIXEL_MAX_SPLIT_FRACTION,
-                SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR,
+                SUBPIXEL_MAX_CONVOLUTIONS, WORKSPACE_PER_OUTPUT, WORKSPACE_FLOOR, FOLD_MAX_CHUNKS,
                 _phase_gemm.MIN_SAVED_MULTIPLY_ADDS)
     return _cached_plan(x_shape, k_shape, stride, padding, out_hw, kernel_ratio, settings)
 
@@ -339,7 +355,19 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, kernel_ratio, settin
                 and plan_h.stride * plan_w.stride <= SUBPIXEL_MAX_PHASES)
     strategy = FORCE_STRATEGY or ("fold" if fold else "subpixel" if subpixel else "phase")
     if strategy not in ("subpixel", "phase"):
-        return _Plan(strategy, pairs, workspace_per_image(k_shape, (H, W), stride), covers)
+        # by columns: where one image's workspace exceeds the budget, an image at a time in
+        # chunks whose columns fit: of output channels, then of kernel rows (one channel each)
+        workspace = workspace_per_image(k_shape, (H, W), stride)
+        room = max(WORKSPACE_PER_OUTPUT * C_out * out_hw[0] * out_hw[1], WORKSPACE_FLOOR)
+        chunks = (min(FOLD_MAX_CHUNKS, -(-columns // room))
+                  if strategy == "fold" and workspace > room else 1)
+        if chunks == 1:
+            return _Plan(strategy, pairs, workspace, covers)
+        bands = min(kh, max(1, chunks // C_out))
+        return _Plan(strategy, pairs, workspace, covers,
+                     channel_ranges=_channel_ranges(C_out, chunks if bands == 1 else C_out, 1),
+                     kernel_row_ranges=tuple((i * kh // bands, (i + 1) * kh // bands)
+                                             for i in range(bands)))
     conv = strategy == "subpixel"
     conv_workspace = products_kept + products + C_in * H * W
     options = [{}] * len(pairs)
@@ -394,11 +422,12 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, kernel_ratio, settin
                  _channel_ranges(C_out, channel_chunks), steps)
 
 
-def _channel_ranges(C_out: int, chunks: int) -> tuple[tuple[int, int], ...]:
+def _channel_ranges(C_out: int, chunks: int, block: int = 0) -> tuple[tuple[int, int], ...]:
     """``C_out`` output channels in about ``chunks`` ranges ``(c0, c1)``, each a multiple of
-    :data:`CHANNEL_BLOCK` channels (the last one may be smaller)."""
+    ``block`` channels (default :data:`CHANNEL_BLOCK`; the last one may be smaller)."""
+    block = block or CHANNEL_BLOCK
     size = -(-C_out // chunks)
-    size = min(C_out, -(-size // CHANNEL_BLOCK) * CHANNEL_BLOCK) if C_out > CHANNEL_BLOCK else size
+    size = min(C_out, -(-size // block) * block) if C_out > block else size
     return tuple((c, min(c + size, C_out)) for c in range(0, C_out, size))
 
 

@@ -236,7 +236,13 @@ STRATEGIES = {  # name: settings of d2l_tconv.transposed (module "transposed") o
         "_phase_gemm.PHASE_BY_PHASE_MAX": 0},
     "fold": {"FORCE_STRATEGY": "fold"},
     "fold, one image per step": {"FORCE_STRATEGY": "fold", "WORKSPACE_PER_OUTPUT": 0,
-                                 "WORKSPACE_FLOOR": 1},
+                                 "WORKSPACE_FLOOR": 1, "FOLD_MAX_CHUNKS": 1},
+    # col2im into the output: one output channel and a band of kernel rows at a time (8
+    # chunks), or two chunks (uneven ones with 3 channels; with one channel, two bands)
+    "fold, one output channel and band of kernel rows at a time": {
+        "FORCE_STRATEGY": "fold", "WORKSPACE_PER_OUTPUT": 0, "WORKSPACE_FLOOR": 1},
+    "fold, output channels in two chunks": {"FORCE_STRATEGY": "fold", "WORKSPACE_PER_OUTPUT": 0,
+                                            "WORKSPACE_FLOOR": 1, "FOLD_MAX_CHUNKS": 2},
     # the columns added by F.fold, however few kernel entries each phase meets
     "fold, by F.fold": {"FORCE_STRATEGY": "fold", "_col2im.ADD_BY_PHASE_MAX_ENTRIES": 0},
 }
@@ -423,9 +429,24 @@ def test_large_kernels_take_a_bounded_number_of_operations(stride):
     """The old code looped over the kernel entries: 128 x 128 took 1.8 s (PyTorch: 25 ms)."""
     X = torch.randn(1, 2, 6, 5)
     counts = {k: aten_operations(lambda k=k: trans_conv(X, torch.randn(2, 3, k, k), stride=stride))
-              for k in (4, 32, 128)}
+              for k in (4, 32, 128, 256, 512)}
     assert max(counts.values()) <= MAX_OPERATIONS, counts
-    assert counts[128] <= counts[32] + 40, counts
+    # from 128 x 128 the columns exceed the workspace budget: chunks of output channels, then of
+    # kernel rows too, at most transposed.FOLD_MAX_CHUNKS of them
+    assert counts[512] <= counts[256] + 40, counts
+
+
+def test_chunks_of_output_channels_by_columns_are_bounded():
+    """By columns, one image's output channels come in chunks whose columns fit the budget, but
+    never more than FOLD_MAX_CHUNKS of them, however large the kernel (so the operations stay
+    bounded); the result is still F.conv_transpose2d's."""
+    X, K = torch.randn(1, 64, 8, 8), torch.randn(64, 64, 64, 64)  # columns: 52x the output
+    plan = transposed._plan(tuple(X.shape), tuple(K.shape), (1, 1), (0, 0), (71, 71))
+    assert plan.strategy == "fold"
+    assert len(plan.channel_ranges) == transposed.FOLD_MAX_CHUNKS
+    assert [c for r in plan.channel_ranges for c in range(*r)] == list(range(64))
+    assert aten_operations(lambda: trans_conv(X, K)) <= MAX_OPERATIONS
+    torch.testing.assert_close(trans_conv(X, K), F.conv_transpose2d(X, K))
 
 
 # --- float16 / bfloat16: sums accumulate in float32 ----------------------------------------------
@@ -461,6 +482,27 @@ def test_low_precision_error_is_within_twice_pytorchs(device, dtype, case):
 
 
 # --- memory: make bench's decoder layers, measured as make bench measures them -----------------
+
+@pytest.mark.parametrize("channels, kernel, chunks, bands", [(8, 48, 8, 1), (1, 128, 1, 8)])
+def test_by_columns_in_chunks_holds_one_chunk_of_columns(monkeypatch, channels, kernel, chunks,
+                                                         bands):
+    """Kernels far larger than the input (columns 148x and 205x the output): by columns, one
+    output channel at a time, col2im adding into the output itself, or, with one channel, one
+    band of kernel rows at a time, added into the output. The peak is the output plus one chunk's
+    columns and band (the old single step held all the columns, and F.fold's copy of them)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    bench = importlib.import_module("bench_trans_conv")
+    X, K = torch.randn(1, channels, 16, 16), torch.randn(channels, channels, kernel, kernel)
+    out = 15 + kernel
+    plan = transposed._plan(tuple(X.shape), tuple(K.shape), (1, 1), (0, 0), (out, out))
+    assert plan.strategy == "fold"
+    assert (len(plan.channel_ranges), len(plan.kernel_row_ranges)) == (chunks, bands)
+    rows = kernel // bands
+    out_bytes, chunk_bytes = channels * out * out * 4, rows * kernel * 16 * 16 * 4
+    band_bytes = 0 if bands == 1 else (15 + rows) * out * 4
+    peak = min(bench.peak_bytes(lambda: trans_conv(X, K), torch.device("cpu")) for _ in range(2))
+    assert peak <= out_bytes + chunk_bytes + band_bytes + 4096, (peak, out_bytes, chunk_bytes)
+
 
 @pytest.mark.parametrize("intel", [False, True], ids=["other-cpu", "intel-cpu"])
 def test_peak_memory_of_the_benchmark_layers(monkeypatch, intel):
