@@ -24,8 +24,8 @@ the stride or kernel size. It chooses, per shape, between three ways (a small co
   phase where each phase meets few kernel entries, else ``F.fold`` (kernels large next to the
   input, or smaller than the stride; on Intel CPUs, whose MKL product is the fastest at hand,
   also kernels with more values than the output, which the phase strategies would copy at every
-  call); where one image's columns exceed the memory budget, its output channels in chunks, each
-  added by col2im straight into the output.
+  call); where one image's columns exceed the memory budget, in chunks of output channels (and of
+  kernel rows, where the channels are few), each added by col2im into the output.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
     twice the output's size (or 2 MiB for small outputs), the phase kernels (about ``K``'s size)
     included, in chunks of the batch, of output rows or of output channels; a kernel much larger
     than the input (or, on Intel CPUs, than the output) needs its product's columns,
-    ``C_out * kh * kw`` values per input pixel and image, in up to 8 chunks.
+    ``C_out * kh * kw`` values per input pixel and image, in up to 8 chunks (float32 / float64).
     ``make bench`` measures time and memory against PyTorch.
     """
     check_tensor(X, "X", _X_LAYOUTS)
@@ -244,6 +244,7 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
     if plan.strategy == "fold":
+        # chunks add in the columns' dtype: float16 / bfloat16 go the float32 way below
         if plan.channel_ranges and X.dtype in (torch.float32, torch.float64):
             return fold_in_chunks(X, K, stride, padding, out_hw, plan.channel_ranges,
                                   plan.kernel_row_ranges)
@@ -422,7 +423,8 @@ def _cached_plan(x_shape, k_shape, stride, padding, out_hw, kernel_ratio, settin
                  _channel_ranges(C_out, channel_chunks), steps)
 
 
-def _channel_ranges(C_out: int, chunks: int, block: int = 0) -> tuple[tuple[int, int], ...]:
+def _channel_ranges(C_out: int, chunks: int,
+                    block: int | None = None) -> tuple[tuple[int, int], ...]:
     """``C_out`` output channels in about ``chunks`` ranges ``(c0, c1)``, each a multiple of
     ``block`` channels (default :data:`CHANNEL_BLOCK`; the last one may be smaller)."""
     block = block or CHANNEL_BLOCK
