@@ -133,34 +133,54 @@ def fold_in_chunks(X: torch.Tensor, K: torch.Tensor, stride, padding, out_hw,
     ``i * s_h + r0 - p_h ..``: col2im builds that band (its rows ``(H - 1) * s_h + r1 - r0``, as
     many as the input's span) and it is added in place. Beside the output, the call holds one
     chunk's columns (and band). Where autograd records the call (``out=`` forms do not support
-    it), each chunk has its own product and ``F.fold``. float32 / float64 only: col2im sums in its
-    input's dtype.
+    it), each chunk has its own product and ``F.fold``. float16 / bfloat16: each chunk's product
+    and sums are computed in float32 (from float32 copies of its part of ``K`` and of ``X[n]``)
+    and rounded once into ``Y``.
     """
     N, C_in, H, W = X.shape
     _, C_out, kh, kw = K.shape
     (sh, _), (ph, pw) = stride, padding
     whole = len(row_ranges) == 1
+    low_precision = X.dtype in (torch.float16, torch.bfloat16)  # summed in float32, rounded once
     Y = (X.new_empty if whole else X.new_zeros)((N, C_out, *out_hw))
     recorded = torch.is_grad_enabled() and (X.requires_grad or K.requires_grad)
-    widest = (max(c1 - c0 for c0, c1 in channel_ranges) * max(r1 - r0 for r0, r1 in row_ranges)
-              * kw)
-    buffer = None if recorded else X.new_empty((widest, H * W))
+    widest = max(c1 - c0 for c0, c1 in channel_ranges)
+    rows = widest * max(r1 - r0 for r0, r1 in row_ranges) * kw
+    buffer = None if recorded else X.new_empty((rows, H * W), dtype=torch.float32
+                                               if low_precision else X.dtype)
+    # float16 / bfloat16: each chunk's output summed in float32 here, then rounded into Y
+    sums = (X.new_empty((widest, *out_hw), dtype=torch.float32)
+            if low_precision and not recorded else None)
     for n in range(N):
         X_n = X[n].reshape(C_in, H * W)
+        X_n = X_n.float() if low_precision else X_n
         for c0, c1 in channel_ranges:
+            # where this chunk's output is summed: Y itself, or a float32 one (a fresh tensor
+            # where autograd records: in-place additions into a view of a view it refuses)
+            if not low_precision:
+                target, where = Y, (n, slice(c0, c1))
+            elif recorded:
+                target, where = X_n.new_zeros((c1 - c0, *out_hw)), (slice(None),)
+            else:
+                target, where = sums[:c1 - c0], (slice(None),)
+                if not whole:
+                    target.zero_()
             for r0, r1 in row_ranges:
                 A = K[:, c0:c1, r0:r1].reshape(C_in, -1).t()
+                A = A.float() if low_precision else A
                 columns = (torch.mm(A, X_n) if recorded
                            else torch.mm(A, X_n, out=buffer[:A.shape[0]]))
                 if whole:
-                    col2im(columns, out_hw, (kh, kw), stride, padding, out=Y[n, c0:c1])
+                    col2im(columns, out_hw, (kh, kw), stride, padding, out=target[where])
                     continue
                 band = col2im(columns, ((H - 1) * sh + r1 - r0, out_hw[1]), (r1 - r0, kw),
                               stride, (0, pw))
                 lo, hi = max(0, ph - r0), min(band.shape[-2], ph - r0 + out_hw[0])
                 if lo < hi:  # band row u is output row u + r0 - p_h
-                    Y[n, c0:c1, lo + r0 - ph:hi + r0 - ph] += band[:, lo:hi]
+                    target[(*where, slice(lo + r0 - ph, hi + r0 - ph))] += band[:, lo:hi]
                 del band  # freed before the next one exists
+            if low_precision:
+                Y[n, c0:c1] = target
     return Y
 
 

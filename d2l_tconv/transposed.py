@@ -113,7 +113,7 @@ def trans_conv(X: torch.Tensor, K: torch.Tensor, stride=1, padding=0,
     twice the output's size (or 2 MiB for small outputs), the phase kernels (about ``K``'s size)
     included, in chunks of the batch, of output rows or of output channels; a kernel much larger
     than the input (or, on Intel CPUs, than the output) needs its product's columns,
-    ``C_out * kh * kw`` values per input pixel and image, in up to 8 chunks (float32 / float64).
+    ``C_out * kh * kw`` values per input pixel and image, in up to 8 chunks.
     ``make bench`` measures time and memory against PyTorch.
     """
     check_tensor(X, "X", _X_LAYOUTS)
@@ -244,8 +244,7 @@ def _trans_conv_4d(X, K, stride, padding, out_hw):
         connected = X.reshape(-1)[:0].sum() + K.reshape(-1)[:0].sum()  # zero, keeps autograd's graph
         return X.new_zeros((N, C_out, oh, ow)) + connected
     if plan.strategy == "fold":
-        # chunks add in the columns' dtype: float16 / bfloat16 go the float32 way below
-        if plan.channel_ranges and X.dtype in (torch.float32, torch.float64):
+        if plan.channel_ranges:
             return fold_in_chunks(X, K, stride, padding, out_hw, plan.channel_ranges,
                                   plan.kernel_row_ranges)
         budget = max(WORKSPACE_PER_OUTPUT * N * C_out * oh * ow, WORKSPACE_FLOOR)
