@@ -144,8 +144,7 @@ def bench_pathological(device: torch.device, seconds: float, memory: bool) -> No
                      spread_text(spread(r)), str(operations)])
         if memory:  # peak of one call, as a multiple of the output's size
             out_bytes = fns["torch"]().numel() * X.element_size()
-            rows[-1] += [f"{min(peak_bytes(fn, device) for _ in range(2)) / out_bytes:.1f}x"
-                         for fn in fns.values()]
+            rows[-1] += [f"{peak_multiple(fn, device, out_bytes):.1f}x" for fn in fns.values()]
         rows[-1].append(strategy_name(x_shape, k_shape, s, p, device=device))
     table("2. Pathological shapes of the old code (ms per call; goal: ratio <= 5x; ATen "
           "operations of one call, nested included, from torch.profiler"
@@ -175,6 +174,11 @@ def bench_low_precision(device: torch.device) -> None:
           ["layer", "dtype", "trans_conv", "F.conv_transpose2d", "ratio"], rows)
 
 
+def peak_multiple(fn, device: torch.device, out_bytes: int) -> float:
+    """Peak memory of one call of ``fn`` as a multiple of ``out_bytes`` (minimum of 2 calls)."""
+    return min(peak_bytes(fn, device) for _ in range(2)) / out_bytes
+
+
 def bench_memory(device: torch.device) -> None:
     rows, over = [], []
     for name, x_shape, k_shape, s, p, a in DECODER_LAYERS:
@@ -186,7 +190,7 @@ def bench_memory(device: torch.device) -> None:
         row, peaks = [name, f"{out_bytes / 2**20:.2f}"], []
         for fn in fns.values():
             fn()  # warm-up: one-time allocations are not part of a call's cost
-            peaks.append(min(peak_bytes(fn, device) for _ in range(2)) / out_bytes)
+            peaks.append(peak_multiple(fn, device, out_bytes))
             row += [f"{peaks[-1] * out_bytes / 2**20:.2f}", f"{peaks[-1]:.2f}x"]
         rows.append(row)
         if peaks[0] > MEMORY_GOAL:

@@ -446,7 +446,7 @@ def test_chunks_of_output_channels_by_columns_are_bounded():
     assert len(plan.channel_ranges) == transposed.FOLD_MAX_CHUNKS
     assert [c for r in plan.channel_ranges for c in range(*r)] == list(range(64))
     assert aten_operations(lambda: trans_conv(X, K)) <= MAX_OPERATIONS
-    torch.testing.assert_close(trans_conv(X, K), F.conv_transpose2d(X, K))
+    assert_close(trans_conv(X, K), F.conv_transpose2d(X, K))
 
 
 # --- float16 / bfloat16: sums accumulate in float32 ----------------------------------------------
@@ -483,15 +483,20 @@ def test_low_precision_error_is_within_twice_pytorchs(device, dtype, case):
 
 # --- memory: make bench's decoder layers, measured as make bench measures them -----------------
 
+@pytest.fixture
+def bench(monkeypatch):
+    """make bench's script, whose peak_bytes and layers the memory tests use (a script: it
+    imports _timing as its own)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    return importlib.import_module("bench_trans_conv")
+
+
 @pytest.mark.parametrize("channels, kernel, chunks, bands", [(8, 48, 8, 1), (1, 128, 1, 8)])
-def test_by_columns_in_chunks_holds_one_chunk_of_columns(monkeypatch, channels, kernel, chunks,
-                                                         bands):
+def test_by_columns_in_chunks_holds_one_chunk_of_columns(bench, channels, kernel, chunks, bands):
     """Kernels far larger than the input (columns 148x and 205x the output): by columns, one
     output channel at a time, col2im adding into the output itself, or, with one channel, one
     band of kernel rows at a time, added into the output. The peak is the output plus one chunk's
     columns and band (the old single step held all the columns, and F.fold's copy of them)."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    bench = importlib.import_module("bench_trans_conv")
     X, K = torch.randn(1, channels, 16, 16), torch.randn(channels, channels, kernel, kernel)
     out = 15 + kernel
     plan = transposed._plan(tuple(X.shape), tuple(K.shape), (1, 1), (0, 0), (out, out))
@@ -505,7 +510,7 @@ def test_by_columns_in_chunks_holds_one_chunk_of_columns(monkeypatch, channels, 
 
 
 @pytest.mark.parametrize("intel", [False, True], ids=["other-cpu", "intel-cpu"])
-def test_peak_memory_of_the_benchmark_layers(monkeypatch, intel):
+def test_peak_memory_of_the_benchmark_layers(monkeypatch, bench, intel):
     """Peak memory of one call (CPU, float32, output included): at most 3x the output, the goal
     of ``make bench``; where ``K`` alone is larger than the output (DCGAN 128->64 on 16x16: 2x),
     twice K's size comes on top: elsewhere its two copies (the phase kernels, and PyTorch's CPU
@@ -513,8 +518,6 @@ def test_peak_memory_of_the_benchmark_layers(monkeypatch, intel):
     the strategy by columns (4x and 1.13x the output there, the columns freed before the output
     is allocated). Allocation sizes do not depend on timing: this can be asserted."""
     monkeypatch.setattr(_gemm, "mkl_is_fast", lambda: intel)
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    bench = importlib.import_module("bench_trans_conv")  # a script: imports _timing as its own
 
     cpu, over = torch.device("cpu"), []
     for name, x_shape, k_shape, s, p, a in bench.DECODER_LAYERS:
