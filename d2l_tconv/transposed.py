@@ -220,7 +220,7 @@ WORKSPACE_FLOOR = 1 << 19
 # too), each chunk's columns added into the output by col2im (F.fold's operation, without the
 # copy of its input that F.fold allocates; no phase grid). Measured (Intel Xeon, 2 threads, time /
 # F.conv_transpose2d's, peak memory / output; one step -> chunks): 8->8 channels on 16x16 with a
-# 128x128 kernel (columns 205x the output) 1.22-1.40x, 410x -> 0.60-1.05x, 26.6x (8 channels);
+# 128x128 kernel (columns 205x the output) 1.22-1.40x, 410x -> 0.60-1.24x, 26.6x (8 channels);
 # 1->1 channel, the same kernel, 1.23x, 410x -> 1.24-1.37x, 26.9x (8 bands of 16 kernel rows). DCGAN
 # 128->64 on 16x16 stays in one step (under WORKSPACE_FLOOR: 1.09-1.15x, 5.13x): in 2 chunks it
 # took 1.47-1.61x, at 3.00x, col2im's scalar loop (0.23 ms) being slower than the phase grid's
