@@ -177,7 +177,7 @@ def fold_in_chunks(X: torch.Tensor, K: torch.Tensor, stride, padding, out_hw,
                               stride, (0, pw))
                 lo, hi = max(0, ph - r0), min(band.shape[-2], ph - r0 + out_hw[0])
                 if lo < hi:  # band row u is output row u + r0 - p_h
-                    target[(*where, slice(lo + r0 - ph, hi + r0 - ph))] += band[:, lo:hi]
+                    target[(*where, slice(lo + r0 - ph, hi + r0 - ph))].add_(band[:, lo:hi])
                 del band  # freed before the next one exists
             if low_precision:
                 Y[n, c0:c1] = target
@@ -217,7 +217,8 @@ def phase_grid(columns: torch.Tensor, plan_h: DimPlan, plan_w: DimPlan) -> torch
         ph = min(sh, kh - a * sh)  # kernel rows a * s .. a * s + ph - 1 exist
         for b in range(tw):
             pw = min(sw, kw - b * sw)
-            grid[:, :, :ph, :pw, a:a + H, b:b + W] += (
+            # add_ on the view: ``grid[...] += ...`` would also copy the sum back into itself
+            grid[:, :, :ph, :pw, a:a + H, b:b + W].add_(
                 columns[:, :, a * sh:a * sh + ph, b * sw:b * sw + pw])
     return grid
 
