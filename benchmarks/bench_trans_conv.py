@@ -220,7 +220,12 @@ def bench_memory(device: torch.device) -> None:
               "tap groups' products accumulated into the grid by addmm_ (no columns) 1.65-1.68x "
               "(3.16x); 2 chunks of output channels, each added by col2im straight into the "
               "output (what trans_conv does where one image's columns exceed 2 MiB) 1.47-1.61x "
-              "(3.00x): col2im's scalar loop takes 0.23 ms, the phase grid's additions 0.15 ms. "
+              "(3.00x): col2im's scalar loop takes 0.23 ms, the phase grid's additions 0.09-0.15 ms. "
+              "Also measured: each tap's product added by add_ into strided views of the "
+              "output, no grid, in 2 chunks 1.64-1.84x (3.00x); the grid as the interleaved "
+              "view of an uncropped output, 2 chunks 1.75-2.24x (additions with an inner stride "
+              "of 2); one F.conv2d per phase on its 2 x 2 taps 1.8-2.1x; copied windows and one "
+              "product per phase 1.16-1.19x, but about 3.9x by count. "
               "The extra strided additions and smaller products cost 15-35 us each, "
               "against PyTorch's 0.34-0.39 ms for the whole call. None stays within 3x without "
               "taking about 1.5x the time or more.")
