@@ -40,10 +40,11 @@ env: $(STAMP) $(NODE_STAMPS)
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "== setting up $(VENV) (first time only: about 2-4 minutes, 6.4 GB with torch)"
-	@free_kb=$$(df -Pk "$(dir $(VENV))" | awk 'NR == 2 {print $$4}'); \
+	@parent="$(dir $(VENV))"; while [ ! -d "$$parent" ]; do parent=$$(dirname "$$parent"); done; \
+	read -r free_kb mount < <(df -Pk "$$parent" | awk 'NR == 2 {print $$4, $$6}'); \
 	if [ -n "$$free_kb" ] && [ "$$free_kb" -lt $$(( $(MIN_FREE_GB) * 1024 * 1024 )) ]; then \
 	  echo "== not enough free disk for $(VENV): it needs about $(MIN_FREE_GB) GB (torch with its CUDA"; \
-	  echo "   libraries), and $$(( free_kb / 1024 )) MB are free on $$(df -P "$(dir $(VENV))" | awk 'NR == 2 {print $$6}')."; \
+	  echo "   libraries), and $$(( free_kb / 1024 )) MB are free on $$mount."; \
 	  echo "   Free some space, or put the environment elsewhere: make VENV=/bigger/disk/venv ..."; \
 	  exit 1; \
 	fi

@@ -102,11 +102,13 @@ def test_ci_runs_the_readme_test_command():
     assert "set -euo pipefail" in ci
 
 
-def test_make_refuses_to_start_the_environment_without_enough_disk(tmp_path):
-    """Without room for torch, `make` stops before pip, with a message, instead of pip's ENOSPC half-way."""
+@pytest.mark.parametrize("where", ["venv", "not/yet/made/venv"])
+def test_make_refuses_to_start_the_environment_without_enough_disk(tmp_path, where):
+    """Without room for torch, `make` stops before pip, with a message, instead of pip's ENOSPC
+    half-way; also where the environment's folder does not exist yet (its nearest parent is asked)."""
     if shutil.which("make") is None:
         skip_or_fail("make is not installed")
-    venv = tmp_path / "venv"
+    venv = tmp_path / where
     run = subprocess.run(
         ["make", "-s", "-C", str(ROOT), "env", f"VENV={venv}", "MIN_FREE_GB=100000000"],
         capture_output=True, text=True, timeout=60,
